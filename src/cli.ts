@@ -1,0 +1,196 @@
+#!/usr/bin/env node
+// Entry point of `riscv-runner-node`: parses argv, reads process.*, runs one command, sets the exit code.
+import { fstatSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { systemClock } from './common/clock.js';
+import { DEFAULT_CONFIG_FILE } from './common/config.js';
+import { LOG_LEVELS } from './common/logger.js';
+import type { Runtime } from './common/runtime.js';
+
+/** journald sets JOURNAL_STREAM=<dev>:<inode> of the stream it gave us; match it against stderr. */
+function stderrIsJournal(value: string | undefined): boolean {
+  if (!value) return false;
+  try {
+    const st = fstatSync(2);
+    return value === `${st.dev}:${st.ino}`;
+  } catch {
+    return false;
+  }
+}
+
+function makeRuntime(signal: AbortSignal): Runtime {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  return {
+    env: process.env,
+    stdout: (text) => void process.stdout.write(text),
+    stderr: (text) => void process.stderr.write(text),
+    journal: stderrIsJournal(process.env['JOURNAL_STREAM']),
+    pid: process.pid,
+    hostname: hostname(),
+    abi: process.versions.modules,
+    // Packaged: /usr/lib/riscv-runner-node/native next to the bundle; from a checkout: ./native.
+    nativeDirs: [path.join(here, 'native', 'sd-notify'), path.join(here, '..', '..', 'native', 'sd-notify')],
+    clock: systemClock,
+    signal,
+  };
+}
+
+async function main(): Promise<void> {
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (name: NodeJS.Signals): void => {
+    signals += 1;
+    // A second signal means the operator will not wait: leave at once.
+    if (signals > 1) process.exit(130);
+    process.stderr.write(`received ${name}, shutting down\n`);
+    controller.abort();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  const rt = makeRuntime(controller.signal);
+  const env = process.env;
+
+  const configOption = {
+    type: 'string',
+    describe: `configuration file (every key optional) [default: ${DEFAULT_CONFIG_FILE}]`,
+  } as const;
+  const logLevelOption = { type: 'string', choices: LOG_LEVELS, describe: 'log level [default: info, or logLevel in the config]' } as const;
+  const rootOption = {
+    type: 'string',
+    default: '/',
+    describe: 'filesystem root to read sys/ and proc/ from (for dry runs and tests)',
+  } as const;
+
+  let exitCode = 0;
+  await yargs(hideBin(process.argv))
+    .scriptName('riscv-runner-node')
+    .env('RISCV_RUNNER_NODE')
+    .strict()
+    .usage('$0 <command> [options]\n\nHost services for RISC-V Kubernetes runner nodes.')
+    .command(
+      'device-plugin',
+      'run the kubelet device plugin that advertises riseproject.com/runner',
+      (y) =>
+        y
+          .option('config', configOption)
+          .option('log-level', logLevelOption)
+          .option('device-plugin-dir', {
+            type: 'string',
+            default: '/var/lib/kubelet/device-plugins',
+            describe: "directory of kubelet.sock and of the plugin's own socket",
+          })
+          .option('resource-name', { type: 'string', describe: 'extended resource name [default: riseproject.com/runner]' })
+          .option('device-count', { type: 'number', describe: 'number of runner devices [default: 1]' })
+          .option('socket-name', { type: 'string', describe: 'socket file name [default: rise-riscv-runner.sock]' })
+          .option('maintenance-file', {
+            type: 'string',
+            describe: 'devices are Unhealthy while this file exists [default: /etc/riscv-runner-node/maintenance]',
+          }),
+      async (argv) => {
+        const { runDevicePluginCommand } = await import('./deviceplugin/command.js');
+        exitCode = await runDevicePluginCommand(
+          {
+            config: argv.config,
+            logLevel: argv['log-level'],
+            devicePluginDir: argv['device-plugin-dir'],
+            resourceName: argv['resource-name'],
+            deviceCount: argv['device-count'],
+            socketName: argv['socket-name'],
+            maintenanceFile: argv['maintenance-file'],
+          },
+          rt,
+        );
+      },
+    )
+    .command(
+      'node-labeller',
+      "keep this board's riseproject.dev/* labels true on its own Node",
+      (y) =>
+        y
+          .option('config', configOption)
+          .option('log-level', logLevelOption)
+          .option('root', rootOption)
+          .option('kubeconfig', {
+            type: 'string',
+            describe: 'kubeconfig [default: $KUBECONFIG, else /etc/kubernetes/kubelet.conf, else /etc/riscv-runner-node/kubeconfig]',
+          })
+          .option('node-name', { type: 'string', describe: 'Node to label [default: $NODE_NAME, else the host name lowercased]' }),
+      async (argv) => {
+        const { runNodeLabellerCommand } = await import('./labeller/command.js');
+        exitCode = await runNodeLabellerCommand(
+          {
+            config: argv.config,
+            logLevel: argv['log-level'],
+            root: argv.root,
+            kubeconfig: argv.kubeconfig ?? env['KUBECONFIG'],
+            nodeName: argv['node-name'] ?? env['NODE_NAME'],
+          },
+          rt,
+        );
+      },
+    )
+    .command(
+      'detect',
+      'print the labels the node labeller would apply (no cluster needed)',
+      (y) =>
+        y
+          .option('config', configOption)
+          .option('root', rootOption)
+          .option('json', { type: 'boolean', default: false, describe: 'print a JSON object of label key to value' }),
+      async (argv) => {
+        const { runDetectCommand } = await import('./labeller/command.js');
+        exitCode = await runDetectCommand({ config: argv.config, root: argv.root, json: argv.json }, rt);
+      },
+    )
+    .command(
+      'check-config [file]',
+      'validate a configuration file and print the settings in effect',
+      (y) => y.positional('file', { type: 'string', describe: `file to check [default: ${DEFAULT_CONFIG_FILE}]` }),
+      async (argv) => {
+        const { runCheckConfigCommand } = await import('./commands/check-config.js');
+        exitCode = await runCheckConfigCommand({ file: argv.file }, rt);
+      },
+    )
+    .command(
+      'maintenance <state>',
+      'drain this board from new runners (on), return it (off), or show the state (status)',
+      (y) =>
+        y
+          .positional('state', { choices: ['on', 'off', 'status'] as const, demandOption: true })
+          .option('config', configOption)
+          .option('maintenance-file', { type: 'string', describe: 'flag file [default: from the config]' })
+          .option('reason', { type: 'string', describe: 'why, written into the flag file' }),
+      async (argv) => {
+        const { runMaintenanceCommand } = await import('./deviceplugin/maintenance-command.js');
+        exitCode = await runMaintenanceCommand(
+          { state: argv.state, config: argv.config, maintenanceFile: argv['maintenance-file'], reason: argv.reason },
+          rt,
+        );
+      },
+    )
+    .demandCommand(1, 'name a command: device-plugin, node-labeller, detect, check-config or maintenance')
+    .recommendCommands()
+    .fail((msg, err) => {
+      if (err) throw err;
+      process.stderr.write(`riscv-runner-node: ${msg}\nRun 'riscv-runner-node --help' for usage.\n`);
+      // A bad flag in a unit file is a configuration error: systemd must not restart it in a loop.
+      exitCode = 78;
+    })
+    .wrap(100)
+    .help()
+    .version()
+    .parseAsync();
+
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  process.exitCode = exitCode;
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`riscv-runner-node: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,309 @@
+// The configuration file: every key optional, defaults documented here, every error naming file and key.
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import { ConfigError } from './errors.js';
+import { isLogLevel, type LogLevel } from './logger.js';
+import { extendedResourceNameProblem, isValidLabelValue } from './labels.js';
+
+export const DEFAULT_CONFIG_FILE = '/etc/riscv-runner-node/config.yaml';
+
+export interface DevicePluginConfig {
+  /** Extended resource the plugin advertises. */
+  resourceName: string;
+  /** Devices runner-0 … runner-(N-1); 1 makes the board one runner slot. */
+  deviceCount: number;
+  /** Our socket's file name inside the device-plugins directory. */
+  socketName: string;
+  /** While this file exists every device is Unhealthy: the board takes no new runners. */
+  maintenanceFile: string;
+  /** Environment added to every container that is allocated a runner device. */
+  allocateEnv: Record<string, string>;
+}
+
+export interface LabelFamilies {
+  /** riseproject.dev/board from the devicetree. */
+  board: boolean;
+  /** riseproject.dev/isa.<ext>=true for each extension all harts share. */
+  isa: boolean;
+  /** riseproject.dev/harts=<count>. */
+  harts: boolean;
+  /** riseproject.dev/uarch=<uarch> when the kernel reports it. */
+  uarch: boolean;
+  /** beta.devicetree.org/<vendor-model>=1 per compatible entry, as k8s-dt-node-labeller does. */
+  devicetree: boolean;
+}
+
+export interface LabellerConfig {
+  /** devicetree compatible entry → board label value; added to and overriding the built-in map. */
+  boardMap: Record<string, string>;
+  labels: LabelFamilies;
+  /** Extra devicetree node paths (e.g. "/soc/gpu@0") whose compatible entries become devicetree labels. */
+  devicetreeNodes: string[];
+  /** When set, also write these labels as a Node Feature Discovery local feature file. */
+  nfdFeaturesFile: string | undefined;
+  /** How often discovery runs again, so a kernel or firmware change shows up. */
+  rediscoverSeconds: number;
+  /** Kubeconfig to use instead of the kubelet's own. */
+  kubeconfig: string | undefined;
+}
+
+export interface Config {
+  logLevel: LogLevel;
+  /** The Node this host is; defaults to the host name lowercased, as the kubelet does. */
+  nodeName: string | undefined;
+  deviceplugin: DevicePluginConfig;
+  labeller: LabellerConfig;
+}
+
+export function defaultConfig(): Config {
+  return {
+    logLevel: 'info',
+    nodeName: undefined,
+    deviceplugin: {
+      resourceName: 'riseproject.com/runner',
+      deviceCount: 1,
+      socketName: 'rise-riscv-runner.sock',
+      maintenanceFile: '/etc/riscv-runner-node/maintenance',
+      allocateEnv: {},
+    },
+    labeller: {
+      boardMap: {},
+      labels: { board: true, isa: true, harts: true, uarch: true, devicetree: false },
+      devicetreeNodes: [],
+      nfdFeaturesFile: undefined,
+      rediscoverSeconds: 300,
+      kubeconfig: undefined,
+    },
+  };
+}
+
+export const MAX_DEVICE_COUNT = 256;
+
+/** Reads and validates a config file. A missing file is fine unless the operator named it. */
+export async function loadConfig(file: string, options: { mustExist: boolean }): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !options.mustExist) return defaultConfig();
+    throw new ConfigError(`config ${file}: cannot be read (${code ?? String(err)}); fix the path given to --config`);
+  }
+  return parseConfig(text, file);
+}
+
+/** Parses config text; every problem found is reported at once, each naming its key. */
+export function parseConfig(text: string, file: string): Config {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0];
+    const where = first?.linePos?.[0] ? ` at line ${first.linePos[0].line}, column ${first.linePos[0].col}` : '';
+    throw new ConfigError(`config ${file}: is not valid YAML${where}: ${first?.message.split('\n')[0] ?? 'parse error'}`);
+  }
+  const raw: unknown = doc.toJS();
+  const problems: string[] = [];
+  const config = readConfig(raw ?? {}, problems);
+  if (problems.length > 0) {
+    throw new ConfigError(problems.map((p) => `config ${file}: ${p}`).join('\n'));
+  }
+  return config;
+}
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function show(v: unknown): string {
+  return typeof v === 'string' ? `'${v}'` : JSON.stringify(v) ?? String(v);
+}
+
+/** Complains about keys this version does not know, so a typo is not silently a default. */
+function unknownKeys(obj: Obj, known: readonly string[], prefix: string, problems: string[]): void {
+  for (const key of Object.keys(obj)) {
+    if (!known.includes(key)) {
+      const near = known.find((k) => k.toLowerCase() === key.toLowerCase());
+      problems.push(
+        `${prefix}${key} is not a known key${near ? `; did you mean ${prefix}${near}?` : ` (known: ${known.join(', ')})`}`,
+      );
+    }
+  }
+}
+
+function section(raw: Obj, key: string, path: string, problems: string[]): Obj {
+  const v = raw[key];
+  if (v === undefined || v === null) return {};
+  if (!isObj(v)) {
+    problems.push(`${path} must be a mapping, not ${show(v)}`);
+    return {};
+  }
+  return v;
+}
+
+function bool(obj: Obj, key: string, path: string, fallback: boolean, problems: string[]): boolean {
+  const v = obj[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'boolean') {
+    problems.push(`${path} must be true or false, not ${show(v)}`);
+    return fallback;
+  }
+  return v;
+}
+
+function str(obj: Obj, key: string, path: string, problems: string[]): string | undefined {
+  const v = obj[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') {
+    problems.push(`${path} must be a string, not ${show(v)}`);
+    return undefined;
+  }
+  return v;
+}
+
+function stringMap(obj: Obj, key: string, path: string, problems: string[]): Record<string, string> {
+  const v = obj[key];
+  if (v === undefined || v === null) return {};
+  if (!isObj(v)) {
+    problems.push(`${path} must be a mapping of strings, not ${show(v)}`);
+    return {};
+  }
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(v)) {
+    if (typeof val !== 'string') {
+      problems.push(`${path}.${k} must be a string, not ${show(val)} (quote it)`);
+      continue;
+    }
+    out[k] = val;
+  }
+  return out;
+}
+
+const TOP_KEYS = ['logLevel', 'nodeName', 'deviceplugin', 'labeller'] as const;
+const DP_KEYS = ['resourceName', 'deviceCount', 'socketName', 'maintenanceFile', 'allocateEnv'] as const;
+const LB_KEYS = ['boardMap', 'labels', 'devicetreeNodes', 'nfdFeaturesFile', 'rediscoverSeconds', 'kubeconfig'] as const;
+const FAMILY_KEYS = ['board', 'isa', 'harts', 'uarch', 'devicetree'] as const;
+
+function readConfig(raw: unknown, problems: string[]): Config {
+  const config = defaultConfig();
+  if (!isObj(raw)) {
+    problems.push(`must be a YAML mapping of keys (${TOP_KEYS.join(', ')}), not ${show(raw)}`);
+    return config;
+  }
+  unknownKeys(raw, TOP_KEYS, '', problems);
+
+  const logLevel = str(raw, 'logLevel', 'logLevel', problems);
+  if (logLevel !== undefined) {
+    if (isLogLevel(logLevel)) config.logLevel = logLevel;
+    else problems.push(`logLevel ${show(logLevel)} is not one of error, warn, info, debug`);
+  }
+  const nodeName = str(raw, 'nodeName', 'nodeName', problems);
+  if (nodeName !== undefined && nodeName !== '') {
+    const problem = nodeNameProblem(nodeName);
+    if (problem) problems.push(`nodeName ${show(nodeName)} ${problem}`);
+    else config.nodeName = nodeName;
+  }
+
+  const dp = section(raw, 'deviceplugin', 'deviceplugin', problems);
+  unknownKeys(dp, DP_KEYS, 'deviceplugin.', problems);
+  const resourceName = str(dp, 'resourceName', 'deviceplugin.resourceName', problems);
+  if (resourceName !== undefined) {
+    const problem = extendedResourceNameProblem(resourceName);
+    if (problem) problems.push(`deviceplugin.resourceName ${show(resourceName)} is not a valid extended resource name: ${problem}`);
+    else config.deviceplugin.resourceName = resourceName;
+  }
+  const count = dp['deviceCount'];
+  if (count !== undefined && count !== null) {
+    const problem = deviceCountProblem(count);
+    if (problem) problems.push(`deviceplugin.deviceCount ${show(count)} ${problem}`);
+    else config.deviceplugin.deviceCount = count as number;
+  }
+  const socketName = str(dp, 'socketName', 'deviceplugin.socketName', problems);
+  if (socketName !== undefined) {
+    const problem = socketNameProblem(socketName);
+    if (problem) problems.push(`deviceplugin.socketName ${show(socketName)} ${problem}`);
+    else config.deviceplugin.socketName = socketName;
+  }
+  const maintenanceFile = str(dp, 'maintenanceFile', 'deviceplugin.maintenanceFile', problems);
+  if (maintenanceFile !== undefined) {
+    if (!maintenanceFile.startsWith('/')) problems.push(`deviceplugin.maintenanceFile ${show(maintenanceFile)} must be an absolute path`);
+    else config.deviceplugin.maintenanceFile = maintenanceFile;
+  }
+  const env = stringMap(dp, 'allocateEnv', 'deviceplugin.allocateEnv', problems);
+  for (const key of Object.keys(env)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
+      problems.push(`deviceplugin.allocateEnv key ${show(key)} is not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)`);
+    }
+  }
+  config.deviceplugin.allocateEnv = env;
+
+  const lb = section(raw, 'labeller', 'labeller', problems);
+  unknownKeys(lb, LB_KEYS, 'labeller.', problems);
+  const boardMap = stringMap(lb, 'boardMap', 'labeller.boardMap', problems);
+  for (const [compatible, label] of Object.entries(boardMap)) {
+    if (label === '' || !isValidLabelValue(label)) {
+      problems.push(
+        `labeller.boardMap.${compatible} ${show(label)} is not a valid label value (at most 63 characters: letters, digits, '-', '_', '.', alphanumeric at both ends)`,
+      );
+    }
+  }
+  config.labeller.boardMap = boardMap;
+  const families = section(lb, 'labels', 'labeller.labels', problems);
+  unknownKeys(families, FAMILY_KEYS, 'labeller.labels.', problems);
+  for (const family of FAMILY_KEYS) {
+    config.labeller.labels[family] = bool(families, family, `labeller.labels.${family}`, config.labeller.labels[family], problems);
+  }
+  const nodes = lb['devicetreeNodes'];
+  if (nodes !== undefined && nodes !== null) {
+    if (!Array.isArray(nodes) || !nodes.every((n) => typeof n === 'string' && n.startsWith('/') && !n.split('/').includes('..'))) {
+      problems.push(`labeller.devicetreeNodes must be a list of devicetree paths such as "/soc/gpu@0", not ${show(nodes)}`);
+    } else {
+      config.labeller.devicetreeNodes = nodes as string[];
+    }
+  }
+  const nfd = str(lb, 'nfdFeaturesFile', 'labeller.nfdFeaturesFile', problems);
+  if (nfd !== undefined && nfd !== '') {
+    if (!nfd.startsWith('/')) problems.push(`labeller.nfdFeaturesFile ${show(nfd)} must be an absolute path`);
+    else config.labeller.nfdFeaturesFile = nfd;
+  }
+  const every = lb['rediscoverSeconds'];
+  if (every !== undefined && every !== null) {
+    if (typeof every !== 'number' || !Number.isInteger(every) || every < 10 || every > 86400) {
+      problems.push(`labeller.rediscoverSeconds ${show(every)} must be a whole number of seconds from 10 to 86400`);
+    } else {
+      config.labeller.rediscoverSeconds = every;
+    }
+  }
+  const kubeconfig = str(lb, 'kubeconfig', 'labeller.kubeconfig', problems);
+  if (kubeconfig !== undefined && kubeconfig !== '') {
+    if (!kubeconfig.startsWith('/')) problems.push(`labeller.kubeconfig ${show(kubeconfig)} must be an absolute path`);
+    else config.labeller.kubeconfig = kubeconfig;
+  }
+  return config;
+}
+
+/** Why a device count is unusable, or undefined. Shared by the config file and --device-count. */
+export function deviceCountProblem(value: unknown): string | undefined {
+  if (typeof value !== 'number' || !Number.isInteger(value)) return 'must be a whole number';
+  if (value < 1) return 'must be at least 1 (a board with no runner device takes no runners; use maintenance instead)';
+  if (value > MAX_DEVICE_COUNT) return `must be at most ${MAX_DEVICE_COUNT}`;
+  return undefined;
+}
+
+/** Why a socket file name is unusable, or undefined. */
+export function socketNameProblem(value: string): string | undefined {
+  if (value === '' || value.includes('/') || value === '.' || value === '..') {
+    return 'must be a plain file name inside the device-plugins directory, e.g. rise-riscv-runner.sock';
+  }
+  if (value === 'kubelet.sock') return "must not be 'kubelet.sock', the kubelet's own socket";
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(value)) return 'must be letters, digits, "-", "_" and "."';
+  return undefined;
+}
+
+/** Why a node name is unusable, or undefined: Node names are DNS subdomains. */
+export function nodeNameProblem(value: string): string | undefined {
+  if (value.length > 253 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(value)) {
+    return 'is not a valid Node name (lowercase letters, digits, "-" and ".", at most 253 characters)';
+  }
+  return undefined;
+}

@@ -1,5 +1,16 @@
-// `node-labeller` and `detect` commands (being written).
+// `node-labeller` and `detect` commands: wire config, discovery, the Node API and the lifecycle.
+import { existsSync } from 'node:fs';
+import { configFromFlag, pick } from '../common/settings.js';
+import { nodeNameProblem, type Config } from '../common/config.js';
+import { ConfigError, EXIT_CONFIG } from '../common/errors.js';
+import { isLogLevel, describeError, type Logger } from '../common/logger.js';
+import { loggerFor, notifierFor, startWatchdog } from '../common/daemon.js';
+import { Backoff } from '../common/backoff.js';
 import type { Runtime } from '../common/runtime.js';
+import { discoverLabels } from './discovery.js';
+import { chooseKubeconfig, clientNodeApi, type NodeApi } from './node-api.js';
+import { NodeLabeller } from './labeller.js';
+import type { Clock } from '../common/clock.js';
 
 export interface NodeLabellerArgs {
   config: string | undefined;
@@ -15,12 +26,119 @@ export interface DetectArgs {
   json: boolean;
 }
 
-export async function runNodeLabellerCommand(_args: NodeLabellerArgs, rt: Runtime): Promise<number> {
-  rt.stderr('node-labeller: not built yet\n');
-  return 1;
+/** Where credentials are looked for when neither --kubeconfig nor KUBECONFIG names a file. */
+export interface KubeconfigPaths {
+  kubelet: string;
+  own: string;
 }
 
-export async function runDetectCommand(_args: DetectArgs, rt: Runtime): Promise<number> {
-  rt.stderr('detect: not built yet\n');
-  return 1;
+export const DEFAULT_KUBECONFIG_PATHS: KubeconfigPaths = {
+  kubelet: '/etc/kubernetes/kubelet.conf',
+  own: '/etc/riscv-runner-node/kubeconfig',
+};
+
+async function loadOrReport(file: string | undefined, rt: Runtime): Promise<Config | undefined> {
+  try {
+    return (await configFromFlag(file)).config;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      rt.stderr(`${err.message}\n`);
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+export async function runDetectCommand(args: DetectArgs, rt: Runtime): Promise<number> {
+  const config = await loadOrReport(args.config, rt);
+  if (config === undefined) return EXIT_CONFIG;
+  const found = await discoverLabels(args.root, config.labeller);
+  for (const warning of found.warnings) rt.stderr(`warning: ${warning}\n`);
+  if (args.json) {
+    rt.stdout(`${JSON.stringify(found.labels, null, 2)}\n`);
+  } else {
+    for (const [key, value] of Object.entries(found.labels)) rt.stdout(`${key}=${value}\n`);
+  }
+  return 0;
+}
+
+/** The Node's name: flag or NODE_NAME, then the config, then the host name as the kubelet lowercases it. */
+export function resolveNodeName(flag: string | undefined, config: Config, hostname: string): string {
+  return flag ?? config.nodeName ?? hostname.toLowerCase();
+}
+
+export async function runNodeLabellerCommand(
+  args: NodeLabellerArgs,
+  rt: Runtime,
+  paths: KubeconfigPaths = DEFAULT_KUBECONFIG_PATHS,
+): Promise<number> {
+  const config = await loadOrReport(args.config, rt);
+  if (config === undefined) return EXIT_CONFIG;
+  const level = pick(args.logLevel, config.logLevel);
+  const logger = loggerFor(rt, isLogLevel(level) ? level : 'info');
+  const nodeName = resolveNodeName(args.nodeName, config, rt.hostname);
+  const problem = nodeNameProblem(nodeName);
+  if (problem) {
+    logger.error(`node name '${nodeName}' ${problem}; set --node-name, NODE_NAME or nodeName in the config`);
+    return EXIT_CONFIG;
+  }
+  const notifier = notifierFor(rt, logger);
+  const stopWatchdog = startWatchdog(rt, notifier, logger);
+  const onAbort = (): void => notifier.stopping();
+  rt.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    const kubeconfigFile = chooseKubeconfig({
+      flag: args.kubeconfig,
+      fromConfig: config.labeller.kubeconfig,
+      kubeletKubeconfig: paths.kubelet,
+      ownKubeconfig: paths.own,
+      exists: existsSync,
+    });
+    logger.info(`labelling node ${nodeName} with credentials from ${kubeconfigFile}`);
+    const api = await connect(kubeconfigFile, rt.clock, logger, rt.signal, (text) => notifier.status(`node ${nodeName}: ${text}`));
+    if (api !== undefined) {
+      await new NodeLabeller({
+        nodeName,
+        root: args.root,
+        config: config.labeller,
+        api,
+        clock: rt.clock,
+        logger,
+        notifier,
+        signal: rt.signal,
+        kubeconfigFile,
+      }).run();
+    }
+    logger.info('stopped');
+    return 0;
+  } finally {
+    stopWatchdog();
+    rt.signal.removeEventListener('abort', onAbort);
+    await notifier.flush();
+  }
+}
+
+/**
+ * Loads the kubeconfig, waiting while it is absent or unreadable: on a board that is still joining
+ * the cluster, kubelet.conf appears later, and exiting would only make systemd restart us.
+ */
+async function connect(
+  file: string,
+  clock: Clock,
+  logger: Logger,
+  signal: AbortSignal,
+  status: (text: string) => void,
+): Promise<NodeApi | undefined> {
+  const backoff = new Backoff({ initialMs: 1000, maxMs: 60_000 });
+  while (!signal.aborted) {
+    try {
+      return clientNodeApi({ kubeconfigFile: file, clock, requestTimeoutMs: 30_000 });
+    } catch (err) {
+      const delay = backoff.next();
+      logger.error(`failed to load kubeconfig ${file}: ${describeError(err)}; retrying in ${Math.round(delay / 1000)}s`);
+      status(`waiting for a usable kubeconfig at ${file}`);
+      await clock.sleep(delay, signal);
+    }
+  }
+  return undefined;
 }

@@ -1,0 +1,236 @@
+// Owns the plugin's socket: serve, prove it answers, register, notice a kubelet restart, do it again.
+import { lstat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { Backoff } from '../common/backoff.js';
+import type { Clock } from '../common/clock.js';
+import { DirectoryWatch, Wakeup } from '../common/dirwatch.js';
+import type { Logger } from '../common/logger.js';
+import { describeError } from '../common/logger.js';
+import type { DevicePluginOptions } from '../generated/v1beta1/DevicePluginOptions.js';
+import { probeDevicePlugin, registerWithKubelet } from './kubelet-client.js';
+import { API_VERSION } from './proto.js';
+
+/** What the lifecycle reports, for logs and systemd status; it decides nothing. */
+export interface LifecycleObserver {
+  waitingForKubelet(kubeletSocket: string): void;
+  registered(registrations: number): void;
+  registerFailed(err: unknown, retryInMs: number, attempt: number): void;
+  restarting(reason: string): void;
+  serveFailed(err: unknown, retryInMs: number): void;
+}
+
+export interface PluginLifecycleOptions {
+  /** The device-plugins directory: kubelet.sock and our socket live here. */
+  dir: string;
+  socketName: string;
+  kubeletSocketName: string;
+  resourceName: string;
+  pluginOptions: DevicePluginOptions;
+  /** Adds the DevicePlugin service (and any other) to each new server. */
+  addServices: (server: grpc.Server) => void;
+  clock: Clock;
+  logger: Logger;
+  observer: LifecycleObserver;
+  /** The backstop check when no inotify event comes; also the idle wake-up period. */
+  recheckMs: number;
+  registerTimeoutMs: number;
+  probeTimeoutMs: number;
+  registerBackoff: { initialMs: number; maxMs: number };
+  random?: () => number;
+}
+
+/** A file's identity: inode numbers are reused at once on delete+create, ctime tells them apart. */
+type FileId = string;
+
+async function fileId(file: string): Promise<FileId | undefined> {
+  try {
+    const st = await lstat(file);
+    return `${st.dev}:${st.ino}:${st.ctimeMs}`;
+  } catch {
+    return undefined;
+  }
+}
+
+export class PluginLifecycle {
+  private readonly wakeup = new Wakeup();
+  private readonly ourSocket: string;
+  private readonly kubeletSocket: string;
+  private server: grpc.Server | undefined;
+  private servedId: FileId | undefined;
+  private registeredKubeletId: FileId | undefined;
+  private registrationCount = 0;
+
+  constructor(private readonly options: PluginLifecycleOptions) {
+    this.ourSocket = path.join(options.dir, options.socketName);
+    this.kubeletSocket = path.join(options.dir, options.kubeletSocketName);
+  }
+
+  get socketPath(): string {
+    return this.ourSocket;
+  }
+
+  /** Successful registrations so far (one per kubelet start we noticed). */
+  get registrations(): number {
+    return this.registrationCount;
+  }
+
+  /** Something suggests the kubelet went away (a ListAndWatch stream was cancelled): look now. */
+  hint(): void {
+    this.wakeup.wake();
+  }
+
+  /** Runs until the signal aborts; never throws for kubelet trouble, only retries. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { options } = this;
+    const watch = new DirectoryWatch(options.dir, {
+      intervalMs: options.recheckMs,
+      onChange: () => this.wakeup.wake(),
+      onError: (err) => options.logger.debug(`watch of ${options.dir} lost: ${err.message}`),
+    });
+    const serveBackoff = new Backoff({ initialMs: 100, maxMs: 10_000, ...(options.random ? { random: options.random } : {}) });
+    try {
+      while (!signal.aborted) {
+        if (!(await this.waitForKubelet(signal))) break;
+        try {
+          await this.serve();
+          serveBackoff.reset();
+        } catch (err) {
+          await this.teardown();
+          const delay = serveBackoff.next();
+          options.observer.serveFailed(err, delay);
+          await this.wakeup.wait(options.clock, delay, signal);
+          continue;
+        }
+        if (await this.registerUntilAccepted(signal)) {
+          await this.waitForRestart(signal);
+        }
+        await this.teardown();
+      }
+    } finally {
+      watch.close();
+      await this.teardown();
+    }
+  }
+
+  private async waitForKubelet(signal: AbortSignal): Promise<boolean> {
+    let told = false;
+    while (!signal.aborted) {
+      if ((await fileId(this.kubeletSocket)) !== undefined) return true;
+      if (!told) this.options.observer.waitingForKubelet(this.kubeletSocket);
+      told = true;
+      await this.wakeup.wait(this.options.clock, this.options.recheckMs, signal);
+    }
+    return false;
+  }
+
+  private async serve(): Promise<void> {
+    await removeStaleSocket(this.ourSocket);
+    const server = new grpc.Server();
+    this.options.addServices(server);
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.bindAsync(`unix:${this.ourSocket}`, grpc.ServerCredentials.createInsecure(), (err) =>
+        err ? reject(new Error(`failed to serve on ${this.ourSocket}: ${err.message}`)) : resolve(),
+      );
+    });
+    this.servedId = await fileId(this.ourSocket);
+    // The kubelet dials back during Register and fails it if we do not answer: prove we do.
+    await probeDevicePlugin(this.ourSocket, this.options.probeTimeoutMs);
+  }
+
+  /** Registers, retrying with backoff; false when a restart or shutdown interrupted it. */
+  private async registerUntilAccepted(signal: AbortSignal): Promise<boolean> {
+    const { options } = this;
+    const backoff = new Backoff({ ...options.registerBackoff, ...(options.random ? { random: options.random } : {}) });
+    let attempt = 0;
+    while (!signal.aborted) {
+      if ((await fileId(this.ourSocket)) !== this.servedId) return false;
+      const kubeletBefore = await fileId(this.kubeletSocket);
+      if (kubeletBefore === undefined) return false;
+      attempt += 1;
+      try {
+        await registerWithKubelet(
+          this.kubeletSocket,
+          {
+            version: API_VERSION,
+            endpoint: options.socketName,
+            resource_name: options.resourceName,
+            options: options.pluginOptions,
+          },
+          options.registerTimeoutMs,
+        );
+        // Identity taken after success: the kubelet.sock that accepted us is the one now there.
+        this.registeredKubeletId = await fileId(this.kubeletSocket);
+        this.registrationCount += 1;
+        options.observer.registered(this.registrationCount);
+        return true;
+      } catch (err) {
+        const delay = backoff.next();
+        options.observer.registerFailed(err, delay, attempt);
+        // Sleep out the backoff, but retry at once if kubelet.sock is replaced meanwhile.
+        const until = options.clock.now() + delay;
+        while (!signal.aborted) {
+          const left = until - options.clock.now();
+          if (left <= 0) break;
+          await this.wakeup.wait(options.clock, left, signal);
+          if ((await fileId(this.kubeletSocket)) !== kubeletBefore) break;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** Why we must serve and register again, or undefined while all is well. */
+  private async restartReason(): Promise<string | undefined> {
+    if ((await fileId(this.ourSocket)) !== this.servedId) return `our socket ${this.ourSocket} was removed`;
+    const kubelet = await fileId(this.kubeletSocket);
+    if (kubelet === undefined) return `${this.kubeletSocket} is gone`;
+    if (kubelet !== this.registeredKubeletId) return `${this.kubeletSocket} was recreated`;
+    return undefined;
+  }
+
+  private async waitForRestart(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      const reason = await this.restartReason();
+      if (reason !== undefined) {
+        this.options.observer.restarting(reason);
+        return;
+      }
+      // The directory watch and its periodic tick wake us; the timeout is only a last resort.
+      await this.wakeup.wait(this.options.clock, this.options.recheckMs * 2, signal);
+    }
+  }
+
+  private async teardown(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    // forceShutdown cancels every call, so each ListAndWatch handler runs its cleanup. It also
+    // unlinks the socket path synchronously (libuv closes a bound pipe that way), so a new
+    // server bound after this line can never lose its socket to the old one.
+    server?.forceShutdown();
+    if (this.servedId !== undefined && (await fileId(this.ourSocket)) === this.servedId) {
+      await unlink(this.ourSocket).catch(() => undefined);
+    }
+    this.servedId = undefined;
+    this.registeredKubeletId = undefined;
+  }
+}
+
+/** Removes whatever socket is at our path (left by a crash); refuses to remove anything else. */
+export async function removeStaleSocket(file: string): Promise<void> {
+  let st;
+  try {
+    st = await lstat(file);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) {
+    throw new Error(`failed to serve: ${file} exists and is not a socket; remove it or choose another socketName`);
+  }
+  await unlink(file);
+}
+
+export function describeRegisterError(err: unknown): string {
+  return describeError(err).replace(/^\d+ [A-Z_]+: /, '');
+}

@@ -8,7 +8,7 @@ import { loggerFor, notifierFor, startWatchdog } from '../common/daemon.js';
 import { Backoff } from '../common/backoff.js';
 import type { Runtime } from '../common/runtime.js';
 import { discoverLabels } from './discovery.js';
-import { chooseKubeconfig, clientNodeApi, type NodeApi } from './node-api.js';
+import { chooseKubeconfig, type NodeApi } from './node-api.js';
 import { NodeLabeller } from './labeller.js';
 import type { Clock } from '../common/clock.js';
 
@@ -57,7 +57,7 @@ export async function runDetectCommand(args: DetectArgs, rt: Runtime): Promise<n
   if (args.json) {
     rt.stdout(`${JSON.stringify(found.labels, null, 2)}\n`);
   } else {
-    for (const [key, value] of Object.entries(found.labels)) rt.stdout(`${key}=${value}\n`);
+    rt.stdout(Object.entries(found.labels).map(([key, value]) => `${key}=${value}\n`).join(''));
   }
   return 0;
 }
@@ -130,6 +130,8 @@ async function connect(
   status: (text: string) => void,
 ): Promise<NodeApi | undefined> {
   const backoff = new Backoff({ initialMs: 1000, maxMs: 60_000 });
+  // Loaded here, not at the top: `detect` must start fast and needs no API client.
+  const { clientNodeApi } = await import('./client-node-api.js');
   while (!signal.aborted) {
     try {
       return clientNodeApi({ kubeconfigFile: file, clock, requestTimeoutMs: 30_000 });

@@ -94,11 +94,12 @@ export async function loadConfig(file: string, options: { mustExist: boolean }):
 
 /** Parses config text; every problem found is reported at once, each naming its key. */
 export function parseConfig(text: string, file: string): Config {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
     const first = doc.errors[0];
     const where = first?.linePos?.[0] ? ` at line ${first.linePos[0].line}, column ${first.linePos[0].col}` : '';
-    throw new ConfigError(`config ${file}: is not valid YAML${where}: ${first?.message.split('\n')[0] ?? 'parse error'}`);
+    const what = (first?.message.split('\n')[0] ?? 'parse error').replace(/ at line \d+, column \d+:?$/, '');
+    throw new ConfigError(`config ${file}: is not valid YAML${where}: ${what}`);
   }
   const raw: unknown = doc.toJS();
   const problems: string[] = [];

@@ -1,5 +1,6 @@
 // Watching a directory for changes: inotify through fs.watch, backed by a slow periodic check.
 import { watch, type FSWatcher } from 'node:fs';
+import path from 'node:path';
 import type { Clock } from './clock.js';
 
 /**
@@ -55,11 +56,14 @@ export interface DirectoryWatchOptions {
 }
 
 /**
- * Watches one directory. If it does not exist yet (kubelet not installed, /etc dir missing),
- * the periodic tick keeps trying to attach the watcher, and reports every tick meanwhile.
+ * Watches one directory. While it does not exist yet (kubelet not installed, /etc dir missing)
+ * the nearest existing ancestor is watched instead, so its creation is noticed at once too;
+ * the periodic tick is the backstop for both.
  */
 export class DirectoryWatch {
   private watcher: FSWatcher | undefined;
+  /** True while the watcher is on an ancestor standing in for the missing directory. */
+  private onAncestor = false;
   private readonly timer: NodeJS.Timeout;
   private closed = false;
 
@@ -69,31 +73,45 @@ export class DirectoryWatch {
   ) {
     this.attach();
     this.timer = setInterval(() => {
-      if (!this.watcher) this.attach();
+      if (!this.watcher || this.onAncestor) this.attach();
       this.options.onChange(undefined);
     }, options.intervalMs);
   }
 
+  /** True when inotify is on the directory itself. */
   get watching(): boolean {
-    return this.watcher !== undefined;
+    return this.watcher !== undefined && !this.onAncestor;
   }
 
   private attach(): void {
     if (this.closed) return;
-    try {
-      const w = watch(this.dir, { persistent: false }, (_event, filename) => {
-        this.options.onChange(filename === null ? undefined : String(filename));
-      });
-      w.on('error', (err) => {
-        // The directory went away (or inotify failed): drop the watcher; the tick re-attaches it.
-        this.options.onError?.(err);
-        w.close();
-        if (this.watcher === w) this.watcher = undefined;
-        this.options.onChange(undefined);
-      });
-      this.watcher = w;
-    } catch {
-      this.watcher = undefined;
+    this.watcher?.close();
+    this.watcher = undefined;
+    for (let dir = this.dir; ; dir = path.dirname(dir)) {
+      const self = dir === this.dir;
+      try {
+        const w = watch(dir, { persistent: false }, (_event, filename) => {
+          if (self) {
+            this.options.onChange(filename === null ? undefined : String(filename));
+          } else {
+            // Something changed on the way to our directory: it may exist now.
+            this.attach();
+            if (!this.onAncestor) this.options.onChange(undefined);
+          }
+        });
+        w.on('error', (err) => {
+          // The directory went away (or inotify failed): drop the watcher; the tick re-attaches.
+          this.options.onError?.(err);
+          w.close();
+          if (this.watcher === w) this.watcher = undefined;
+          this.options.onChange(undefined);
+        });
+        this.watcher = w;
+        this.onAncestor = !self;
+        return;
+      } catch {
+        if (dir === path.dirname(dir)) return;
+      }
     }
   }
 

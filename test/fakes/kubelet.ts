@@ -89,9 +89,12 @@ export class FakeKubelet extends EventEmitter {
     this.refuseRegistrations = options.refuseRegistrations ?? 0;
   }
 
-  /** Starts as the kubelet does: remove every socket in the directory, then listen. */
-  async start(): Promise<void> {
-    await removeSockets(this.dir);
+  /**
+   * Starts as the kubelet does: remove every socket in the directory, then listen. Tests may
+   * skip the sweep to produce the other restart signal alone (kubelet.sock replaced).
+   */
+  async start(options: { removeSockets?: boolean } = {}): Promise<void> {
+    if (options.removeSockets ?? true) await removeSockets(this.dir);
     const server = new grpc.Server();
     const handlers: RegistrationHandlers = {
       Register: (call, callback) => {

@@ -1,0 +1,97 @@
+// Config parsing and validation: defaults, every key, and errors that name file and key.
+import test from 'ava';
+import { defaultConfig, parseConfig } from '../../src/common/config.js';
+import { ConfigError } from '../../src/common/errors.js';
+
+const FILE = '/etc/riscv-runner-node/config.yaml';
+
+test('an empty file means every default', (t) => {
+  t.deepEqual(parseConfig('', FILE), defaultConfig());
+  t.deepEqual(parseConfig('# only comments\n', FILE), defaultConfig());
+});
+
+test('documented defaults', (t) => {
+  const c = defaultConfig();
+  t.is(c.deviceplugin.resourceName, 'riseproject.com/runner');
+  t.is(c.deviceplugin.deviceCount, 1);
+  t.is(c.deviceplugin.socketName, 'rise-riscv-runner.sock');
+  t.is(c.deviceplugin.maintenanceFile, '/etc/riscv-runner-node/maintenance');
+  t.is(c.logLevel, 'info');
+});
+
+test('valid keys are read', (t) => {
+  const c = parseConfig(
+    [
+      'logLevel: debug',
+      'nodeName: rv-01',
+      'deviceplugin:',
+      '  resourceName: example.com/slot',
+      '  deviceCount: 4',
+      '  socketName: slot.sock',
+      '  maintenanceFile: /run/drain',
+      '  allocateEnv: { RISE_BOARD: pioneer }',
+      'labeller:',
+      '  boardMap: { "vendor,board": my-board }',
+      '  labels: { isa: false, devicetree: true }',
+      '  devicetreeNodes: ["/soc/gpu@0"]',
+      '  rediscoverSeconds: 60',
+    ].join('\n'),
+    FILE,
+  );
+  t.is(c.logLevel, 'debug');
+  t.is(c.nodeName, 'rv-01');
+  t.deepEqual(c.deviceplugin, {
+    resourceName: 'example.com/slot',
+    deviceCount: 4,
+    socketName: 'slot.sock',
+    maintenanceFile: '/run/drain',
+    allocateEnv: { RISE_BOARD: 'pioneer' },
+  });
+  t.deepEqual(c.labeller.boardMap, { 'vendor,board': 'my-board' });
+  t.false(c.labeller.labels.isa);
+  t.true(c.labeller.labels.devicetree);
+  t.true(c.labeller.labels.board);
+  t.deepEqual(c.labeller.devicetreeNodes, ['/soc/gpu@0']);
+  t.is(c.labeller.rediscoverSeconds, 60);
+});
+
+const invalid: Array<[string, string, RegExp]> = [
+  ['resource name with a space', 'deviceplugin:\n  resourceName: foo bar\n', /deviceplugin\.resourceName 'foo bar' is not a valid extended resource name/],
+  ['resource name without domain', 'deviceplugin:\n  resourceName: runner\n', /deviceplugin\.resourceName 'runner'.*domain\/name/],
+  ['resource name in kubernetes.io', 'deviceplugin:\n  resourceName: kubernetes.io/runner\n', /reserved for native resources/],
+  ['device count 0', 'deviceplugin:\n  deviceCount: 0\n', /deviceplugin\.deviceCount 0 must be at least 1/],
+  ['device count fractional', 'deviceplugin:\n  deviceCount: 1.5\n', /deviceplugin\.deviceCount 1\.5 must be a whole number/],
+  ['device count as text', 'deviceplugin:\n  deviceCount: two\n', /deviceplugin\.deviceCount 'two' must be a whole number/],
+  ['socket name with slash', 'deviceplugin:\n  socketName: a/b.sock\n', /deviceplugin\.socketName 'a\/b\.sock' must be a plain file name/],
+  ['socket name kubelet.sock', 'deviceplugin:\n  socketName: kubelet.sock\n', /must not be 'kubelet\.sock'/],
+  ['relative maintenance file', 'deviceplugin:\n  maintenanceFile: drain\n', /deviceplugin\.maintenanceFile 'drain' must be an absolute path/],
+  ['bad env name', 'deviceplugin:\n  allocateEnv: { "1X": y }\n', /deviceplugin\.allocateEnv key '1X' is not a valid environment variable name/],
+  ['env value not a string', 'deviceplugin:\n  allocateEnv: { X: 1 }\n', /deviceplugin\.allocateEnv\.X must be a string, not 1 \(quote it\)/],
+  ['typo in a key', 'deviceplugin:\n  devicecount: 2\n', /deviceplugin\.devicecount is not a known key; did you mean deviceplugin\.deviceCount\?/],
+  ['unknown top key', 'foo: 1\n', /foo is not a known key \(known: /],
+  ['log level', 'logLevel: loud\n', /logLevel 'loud' is not one of error, warn, info, debug/],
+  ['node name', 'nodeName: RV_01\n', /nodeName 'RV_01' is not a valid Node name/],
+  ['board map value', 'labeller:\n  boardMap: { "a,b": "-bad-" }\n', /labeller\.boardMap\.a,b '-bad-' is not a valid label value/],
+  ['label family not boolean', 'labeller:\n  labels: { isa: "yes" }\n', /labeller\.labels\.isa must be true or false, not 'yes'/],
+  ['unknown label family', 'labeller:\n  labels: { gpu: true }\n', /labeller\.labels\.gpu is not a known key/],
+  ['section not a mapping', 'deviceplugin: 3\n', /deviceplugin must be a mapping, not 3/],
+  ['top level not a mapping', '- a\n- b\n', /must be a YAML mapping/],
+  ['YAML syntax', 'deviceplugin:\n  resourceName: [unclosed\n', /is not valid YAML at line \d+, column \d+/],
+  ['duplicate key', 'logLevel: info\nlogLevel: debug\n', /is not valid YAML/],
+];
+
+for (const [name, text, expected] of invalid) {
+  test(`invalid: ${name}`, (t) => {
+    const err = t.throws(() => parseConfig(text, FILE), { instanceOf: ConfigError });
+    t.regex(err?.message ?? '', expected);
+    t.true(err?.message.startsWith(`config ${FILE}: `), 'every line names the file');
+    t.is(err?.exitCode, 78);
+  });
+}
+
+test('all problems are reported at once, one line each', (t) => {
+  const err = t.throws(() => parseConfig('deviceplugin:\n  deviceCount: 0\n  resourceName: x\n', FILE), { instanceOf: ConfigError });
+  const lines = err?.message.split('\n') ?? [];
+  t.is(lines.length, 2);
+  t.true(lines.every((l) => l.startsWith(`config ${FILE}: deviceplugin.`)));
+});

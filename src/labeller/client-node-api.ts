@@ -85,18 +85,30 @@ function deadline(clock: Clock, ms: number, outer: AbortSignal): { signal: Abort
   };
 }
 
-/** Passes an AbortSignal into client-node's request (its middleware API is promise-based here). */
-function withSignal(signal: AbortSignal, options: ReturnType<typeof setHeaderOptions> | undefined): ReturnType<typeof setHeaderOptions> {
+/**
+ * client-node's generated layers disagree on middleware: some call `.toPromise()` on what `pre`
+ * returns, some await it. A promise that also has toPromise() satisfies both.
+ */
+function settled<T>(value: T): Promise<T> & { toPromise(): Promise<T> } {
+  const p = Promise.resolve(value);
+  return Object.assign(p, { toPromise: () => p });
+}
+
+type Options = ReturnType<typeof setHeaderOptions>;
+type Middleware = NonNullable<Options['middleware']>[number];
+
+/** Passes an AbortSignal into client-node's request, so shutdown and timeouts end it. */
+function withSignal(signal: AbortSignal, options: Options | undefined): Options {
   const middleware = {
     pre: (context: { setSignal(s: AbortSignal): void }) => {
       context.setSignal(signal);
-      return Promise.resolve(context);
+      return settled(context);
     },
-    post: (response: unknown) => Promise.resolve(response),
+    post: (response: unknown) => settled(response),
   };
   return {
     ...options,
-    middleware: [...(options?.middleware ?? []), middleware as unknown as NonNullable<ReturnType<typeof setHeaderOptions>['middleware']>[number]],
+    middleware: [...(options?.middleware ?? []), middleware as unknown as Middleware],
     middlewareMergeStrategy: 'append',
   };
 }
@@ -199,6 +211,8 @@ async function watchNode(
           return;
         }
         const lines = createInterface({ input: res, crlfDelay: Infinity });
+        // readline re-emits its input's errors (a reset connection); unhandled, they would crash us.
+        lines.on('error', (err) => finish(toNodeApiError(err)));
         lines.on('line', (line) => {
           if (settled || line.trim() === '') return;
           let event: { type?: string; object?: Record<string, unknown> };

@@ -143,6 +143,11 @@ export class FakeApiServer {
     this.tokens[token] = user;
   }
 
+  /** Revokes a token: its requests get 401 from now on (a rotated credential). */
+  removeToken(token: string): void {
+    delete this.tokens[token];
+  }
+
   /** The next n requests fail with this HTTP status (or have their connection reset). */
   failNext(n: number, fault: number | 'reset'): void {
     for (let i = 0; i < n; i += 1) this.queuedFaults.push(fault);

@@ -1,0 +1,303 @@
+#!/bin/bash
+# End-to-end test of the amd64 .deb under real systemd: a booted Debian 13 container, the kubelet
+# stand-in as kubelet.service, the fake API server on the host's loopback.
+#
+# Usage: test/e2e/run-e2e.sh          (needs build/deb/riscv-runner-node_*_amd64.deb: npm run package:deb)
+# Prints PASS/FAIL per check and "N passed, N failed"; exits non-zero on any failure.
+# E2E_WORK (default /var/tmp/riscv-runner-node-e2e) holds the root; E2E_CACHE caches it between runs.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+# shellcheck source=test/e2e/lib.sh
+. "$here/lib.sh"
+
+WORK=${E2E_WORK:-/var/tmp/riscv-runner-node-e2e}
+NAME=rrn-e2e
+ROOT=$WORK/trixie-amd64
+SHARE=$WORK/share
+NODE=$NAME
+passed=0
+failed=0
+api_pid=""
+
+pass() { echo "PASS $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL $*"; failed=$((failed + 1)); }
+check() {
+  local name=$1
+  shift
+  if "$@"; then pass "$name"; else fail "$name"; fi
+}
+# wait_for <seconds> <command…>: polls every 0.2 s until the command succeeds.
+wait_for() {
+  local deadline
+  deadline=$(awk -v t="$1" -v n="$(date +%s.%N)" 'BEGIN { printf "%.3f", n + t }')
+  shift
+  while :; do
+    "$@" >/dev/null 2>&1 && return 0
+    awk -v d="$deadline" -v n="$(date +%s.%N)" 'BEGIN { exit !(n > d) }' && return 1
+    sleep 0.2
+  done
+}
+now() { date +%s.%N; }
+since() { awk -v s="$1" -v n="$(date +%s.%N)" 'BEGIN { printf "%.2f", n - s }'; }
+
+C() { e2e_exec "$NAME" "$@"; }
+prop() { C systemctl show -P "$2" "$1"; }
+is_active() { [ "$(prop "$1" ActiveState)" = active ]; }
+kubelet_state() { C cat /run/fake-kubelet/state.json 2>/dev/null; }
+# Registrations the running stand-in has seen, or -1 when it has none of ours with runner-0 Healthy.
+healthy_registrations() {
+  kubelet_state | python3 -c '
+import json, sys
+try:
+    s = json.load(sys.stdin)
+except Exception:
+    print(-1); sys.exit()
+regs = [r for r in s.get("registrations", []) if r.get("resourceName") == "riseproject.com/runner"]
+devs = s.get("devices", {}).get("riseproject.com/runner", [])
+ok = any(d.get("ID") == "runner-0" and d.get("health") == "Healthy" for d in devs)
+print(len(regs) if regs and ok else -1)'
+}
+kubelet_pid() { kubelet_state | python3 -c 'import json,sys; print(json.load(sys.stdin).get("pid",""))' 2>/dev/null; }
+registrations_at_least() { [ "$(healthy_registrations)" -ge "$1" ]; }
+prop_is() { [ "$(prop "$1" "$2")" = "$3" ]; }
+prop_not() { [ "$(prop "$1" "$2")" != "$3" ]; }
+prop_gt() { [ "$(prop "$1" "$2")" -gt "$3" ]; }
+kubelet_pid_not() { local p; p=$(kubelet_pid); [ -n "$p" ] && [ "$p" != "$1" ]; }
+both_active() { is_active rise-device-plugin.service && is_active rise-node-labeller.service; }
+journal_has() { C journalctl -q -u "$1" | grep -ci "$2" >/dev/null; }
+
+cleanup() {
+  e2e_stop "$NAME"
+  [ -n "$api_pid" ] && kill "$api_pid" 2>/dev/null
+  true
+}
+trap cleanup EXIT
+
+t_all=$(now)
+deb=$(ls -t "$top"/build/deb/riscv-runner-node_*_amd64.deb 2>/dev/null | head -1)
+if [ -z "$deb" ]; then
+  echo "no build/deb/riscv-runner-node_*_amd64.deb: run npm run package:deb first" >&2
+  exit 2
+fi
+version=$(dpkg-deb -f "$deb" Version)
+echo "package under test: $(basename "$deb")"
+
+e2e_stage host-tools e2e_host_tools || exit 1
+e2e_stage root e2e_root trixie amd64 "$ROOT" || exit 1
+
+# What the container sees under /opt/e2e: the packages, the stand-ins, the sample devicetree.
+rm -rf "$SHARE"
+mkdir -p "$SHARE/next"
+cp "$deb" "$SHARE/"
+# "A newer build": the same package with a higher version, as the next commit would make.
+repack=$(mktemp -d)
+dpkg-deb -R "$deb" "$repack/pkg"
+sed -i "s/^Version: .*/Version: $version.1/" "$repack/pkg/DEBIAN/control"
+dpkg-deb --root-owner-group -Zxz -b "$repack/pkg" "$SHARE/next/riscv-runner-node_${version}.1_amd64.deb" >/dev/null
+rm -rf "$repack"
+node "$here/bundle-fakes.mjs" "$SHARE/fakes" >/dev/null || exit 1
+cp -r "$top/test/fixtures/roots/scw-em-rv1" "$SHARE/fixture"
+
+echo "$NAME" >"$ROOT/etc/hostname"
+cat >"$ROOT/etc/systemd/system/kubelet.service" <<'EOF'
+[Unit]
+Description=kubelet stand-in (records registrations in /run/fake-kubelet/state.json)
+
+[Service]
+ExecStart=/usr/bin/node /opt/e2e/fakes/kubelet.mjs --dir /var/lib/kubelet/device-plugins --state /run/fake-kubelet/state.json
+Restart=always
+RestartSec=1s
+EOF
+
+# The fake API server on the host's loopback; the container shares the host's network.
+node "$SHARE/fakes/apiserver.mjs" --port 0 --host 127.0.0.1 --node "$NODE" --kubeconfig-out "$SHARE/kubeconfig" \
+  --identity "system:node:$NODE" >"$WORK/apiserver.out" 2>&1 &
+api_pid=$!
+wait_for 10 grep -q '^http' "$WORK/apiserver.out" || { cat "$WORK/apiserver.out"; exit 1; }
+api_url=$(grep -m1 '^http' "$WORK/apiserver.out")
+api_token=$(sed -n 's/^ *token: //p' "$SHARE/kubeconfig")
+node_labels() {
+  python3 - "$api_url" "$api_token" "$NODE" <<'PY'
+import json, sys, urllib.request
+url, token, node = sys.argv[1:4]
+req = urllib.request.Request(f"{url}/api/v1/nodes/{node}", headers={"Authorization": f"Bearer {token}"})
+print(json.dumps(json.load(urllib.request.urlopen(req, timeout=5))["metadata"].get("labels", {}), sort_keys=True))
+PY
+}
+labels_have() { node_labels 2>/dev/null | grep -qF "$1"; }
+
+t_boot=$(now)
+# The sample devicetree where the kernel would put it: /sys/firmware is a tmpfs inside the container.
+if ! e2e_boot "$ROOT" "$NAME" --bind-ro="$SHARE:/opt/e2e" --tmpfs=/sys/firmware:mode=0755 \
+  --bind-ro="$SHARE/fixture/sys/firmware/devicetree:/sys/firmware/devicetree" >/dev/null; then
+  fail "container boots"
+  echo "$passed passed, $failed failed"
+  exit 1
+fi
+echo "stage boot: $(since "$t_boot") s"
+check "sample devicetree visible in the container" C test -s /sys/firmware/devicetree/base/compatible
+
+# Credentials first, as the Ansible role does: the labeller finds /etc/riscv-runner-node/kubeconfig.
+C install -d -m 0755 /etc/riscv-runner-node
+C install -m 0600 /opt/e2e/kubeconfig /etc/riscv-runner-node/kubeconfig
+
+# --- install -----------------------------------------------------------------------------------
+t=$(now)
+if C env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "/opt/e2e/$(basename "$deb")" >"$WORK/apt-install.log" 2>&1; then
+  pass "apt install ./$(basename "$deb") (with its nodejs) in $(since "$t") s"
+else
+  fail "apt install ./$(basename "$deb")"
+  tail -20 "$WORK/apt-install.log"
+fi
+echo "installed: nodejs $(C dpkg-query -W -f='${Version}' nodejs), riscv-runner-node $(C dpkg-query -W -f='${Version}' riscv-runner-node)"
+
+check "units enabled for multi-user.target and kubelet.service" \
+  C test -L /etc/systemd/system/multi-user.target.wants/rise-device-plugin.service -a \
+  -L /etc/systemd/system/kubelet.service.wants/rise-device-plugin.service -a \
+  -L /etc/systemd/system/kubelet.service.wants/rise-node-labeller.service
+verify_out=$(C systemd-analyze verify rise-device-plugin.service rise-node-labeller.service 2>&1)
+check "systemd-analyze verify is clean (trixie's systemd)" test -z "$verify_out" || echo "$verify_out"
+for unit in rise-device-plugin rise-node-labeller; do
+  score=$(C systemd-analyze security --offline=true --no-pager "/usr/lib/systemd/system/$unit.service" 2>/dev/null |
+    sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
+  check "systemd-analyze security $unit: exposure ${score:-?} <= 2.0" awk -v s="${score:-99}" 'BEGIN { exit !(s <= 2.0) }'
+done
+
+# --- a board that has not joined a cluster: no kubelet has ever run -----------------------------
+check "no kubelet yet: plugin skipped by its condition, not failed" \
+  test "$(prop rise-device-plugin.service ActiveState)/$(prop rise-device-plugin.service ConditionResult)" = "inactive/no"
+t=$(now)
+C timeout 30 systemctl start rise-device-plugin.service
+start_rc=$?
+check "no kubelet yet: systemctl start returns at once (status $start_rc in $(since "$t") s)" \
+  awk -v s="$(since "$t")" -v r="$start_rc" 'BEGIN { exit !(r == 0 && s < 5) }'
+sleep 3
+check "no kubelet yet: no restarts, nothing failed in the journal" \
+  test "$(prop rise-device-plugin.service NRestarts)" = 0 -a \
+  -z "$(C journalctl -q -u rise-device-plugin.service | grep -Ei 'failed|scheduled restart')"
+check "labeller active without a kubelet" wait_for 15 is_active rise-node-labeller.service
+
+# --- the board joins: kubeadm writes the kubelet's config, then starts it; its start pulls the
+# plugin in before the kubelet has made its directory --------------------------------------------
+C systemctl daemon-reload
+C install -D -m 0644 /dev/null /var/lib/kubelet/config.yaml
+t=$(now)
+C systemctl start kubelet.service
+check "kubelet start pulls the plugin in: active" wait_for 20 is_active rise-device-plugin.service
+check "stand-in saw riseproject.com/runner with runner-0 Healthy ($(since "$t") s after kubelet start)" \
+  wait_for 20 registrations_at_least 1
+status_line=$(C systemctl status --no-pager rise-device-plugin.service | sed -n 's/^ *Status: //p')
+echo "  systemctl status rise-device-plugin: Status: $status_line"
+check "systemctl status shows the registered status line" grep -q 'registered with kubelet: riseproject.com/runner' <<<"$status_line"
+check "both units active" wait_for 10 both_active
+check "sd-notify build loaded (no systemd-notify fallback warning)" \
+  test -z "$(C journalctl -q -u rise-device-plugin.service -u rise-node-labeller.service | grep 'no sd-notify build')"
+
+# --- kubelet restart --------------------------------------------------------------------------
+inv=$(prop rise-device-plugin.service InvocationID)
+kpid=$(kubelet_pid)
+t=$(now)
+C systemctl restart kubelet.service
+check "restart kubelet: plugin unit restarted (new invocation)" \
+  wait_for 20 prop_not rise-device-plugin.service InvocationID "$inv"
+check "restart kubelet: re-registered with the new kubelet ($(since "$t") s)" \
+  wait_for 20 kubelet_pid_not "$kpid"
+check "restart kubelet: runner-0 Healthy again" wait_for 20 registrations_at_least 1
+check "restart kubelet: plugin active" wait_for 20 is_active rise-device-plugin.service
+
+# --- SIGKILL ----------------------------------------------------------------------------------
+before=$(healthy_registrations)
+restarts=$(prop rise-device-plugin.service NRestarts)
+t=$(now)
+C systemctl kill -s KILL rise-device-plugin.service
+check "SIGKILL: systemd restarts the plugin" \
+  wait_for 20 prop_gt rise-device-plugin.service NRestarts "$restarts"
+check "SIGKILL: re-registered ($(since "$t") s)" wait_for 20 registrations_at_least $((before + 1))
+check "SIGKILL: active again" wait_for 20 is_active rise-device-plugin.service
+
+# --- watchdog ---------------------------------------------------------------------------------
+C mkdir -p /run/systemd/system/rise-device-plugin.service.d
+printf '[Service]\nWatchdogSec=2s\nTimeoutAbortSec=2s\n' | C tee /run/systemd/system/rise-device-plugin.service.d/e2e-watchdog.conf >/dev/null
+C systemctl daemon-reload
+C systemctl restart rise-device-plugin.service
+wait_for 20 is_active rise-device-plugin.service
+mainpid=$(prop rise-device-plugin.service MainPID)
+restarts=$(prop rise-device-plugin.service NRestarts)
+t=$(now)
+C sh -c "kill -STOP $mainpid"
+check "watchdog: a hung plugin (SIGSTOP) is killed and restarted" \
+  wait_for 30 prop_gt rise-device-plugin.service NRestarts "$restarts"
+echo "  watchdog restart after $(since "$t") s (WatchdogSec=2s, TimeoutAbortSec=2s)"
+check "watchdog: journal says so" journal_has rise-device-plugin.service 'watchdog timeout'
+C rm -f /run/systemd/system/rise-device-plugin.service.d/e2e-watchdog.conf
+C systemctl daemon-reload
+C systemctl restart rise-device-plugin.service
+check "watchdog: active again, registered" wait_for 20 is_active rise-device-plugin.service
+
+# --- invalid configuration --------------------------------------------------------------------
+C cp /etc/riscv-runner-node/config.yaml /root/config.yaml.orig
+printf 'deviceplugin:\n  deviceCount: 0\n' | C tee /etc/riscv-runner-node/config.yaml >/dev/null
+C systemctl restart rise-device-plugin.service
+check "invalid config: unit failed" wait_for 20 prop_is rise-device-plugin.service ActiveState failed
+check "invalid config: exit status 78" test "$(prop rise-device-plugin.service ExecMainStatus)" = 78
+restarts=$(prop rise-device-plugin.service NRestarts)
+sleep 6
+check "invalid config: stays failed, no restart loop (NRestarts $restarts after 6 s)" \
+  test "$(prop rise-device-plugin.service ActiveState)/$(prop rise-device-plugin.service NRestarts)" = "failed/$restarts"
+echo "  journal: $(C journalctl -q -u rise-device-plugin.service -n 30 | grep -m1 'deviceCount')"
+C cp /root/config.yaml.orig /etc/riscv-runner-node/config.yaml
+C systemctl reset-failed rise-device-plugin.service
+C systemctl start rise-device-plugin.service
+check "fixed config: plugin active again" wait_for 20 is_active rise-device-plugin.service
+
+# --- kubelet stopped but its directory there: the plugin waits -----------------------------------
+C systemctl stop kubelet.service
+check "kubelet stop stops the plugin too (PartOf)" \
+  wait_for 10 prop_is rise-device-plugin.service ActiveState inactive
+C systemctl start --no-block rise-device-plugin.service
+sleep 2
+waiting_status=$(prop rise-device-plugin.service StatusText)
+echo "  with no kubelet listening: $(prop rise-device-plugin.service ActiveState), Status: $waiting_status"
+check "kubelet down: plugin activating, status says it waits for kubelet" \
+  test "$(prop rise-device-plugin.service ActiveState)" = activating -a -n "$(grep 'waiting for kubelet' <<<"$waiting_status")"
+C systemctl start kubelet.service
+check "kubelet back: plugin finishes starting and registers" wait_for 20 is_active rise-device-plugin.service
+
+# --- node labeller ------------------------------------------------------------------------------
+check "labeller labels the node from the sample devicetree (riseproject.dev/board=scw-em-rv1)" \
+  wait_for 60 labels_have '"riseproject.dev/board": "scw-em-rv1"'
+echo "  node labels: $(node_labels 2>/dev/null)"
+labels_have '"riseproject.dev/board": "scw-em-rv1"' || C journalctl -q -u rise-node-labeller.service -n 15 --no-pager
+echo "  systemctl status rise-node-labeller: Status: $(prop rise-node-labeller.service StatusText)"
+
+# --- upgrade ----------------------------------------------------------------------------------
+inv_plugin=$(prop rise-device-plugin.service InvocationID)
+inv_labeller=$(prop rise-node-labeller.service InvocationID)
+t=$(now)
+if C env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "/opt/e2e/next/riscv-runner-node_${version}.1_amd64.deb" >"$WORK/apt-upgrade.log" 2>&1; then
+  pass "upgrade to $version.1 in $(since "$t") s"
+else
+  fail "upgrade to $version.1"
+  tail -20 "$WORK/apt-upgrade.log"
+fi
+check "upgrade: plugin restarted" wait_for 20 prop_not rise-device-plugin.service InvocationID "$inv_plugin"
+check "upgrade: labeller restarted" wait_for 20 prop_not rise-node-labeller.service InvocationID "$inv_labeller"
+check "upgrade: both active" wait_for 20 both_active
+
+# --- purge ------------------------------------------------------------------------------------
+if C env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q riscv-runner-node >"$WORK/apt-purge.log" 2>&1; then
+  pass "apt purge riscv-runner-node"
+else
+  fail "apt purge riscv-runner-node"
+  tail -20 "$WORK/apt-purge.log"
+fi
+check "purge: units gone" C sh -c '! ls /usr/lib/systemd/system/rise-* /etc/systemd/system/*/rise-* 2>/dev/null'
+check "purge: /etc/riscv-runner-node gone" C test ! -e /etc/riscv-runner-node
+check "purge: plugin socket gone" C test ! -e /var/lib/kubelet/device-plugins/rise-riscv-runner.sock
+check "purge: no daemon left running" C sh -c 'for p in /proc/[0-9]*; do grep -qa "riscv-runner-node/[c]li.js" "$p/cmdline" 2>/dev/null && exit 1; done; exit 0'
+
+echo "stage e2e total: $(since "$t_all") s"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

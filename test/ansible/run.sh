@@ -1,0 +1,420 @@
+#!/usr/bin/env bash
+# End-to-end test of the Ansible role: ansible-playbook site.yml against a Debian root booted under
+# systemd (systemd-nspawn), reached with the community.docker.nsenter connection, with a kubelet
+# stand-in as kubelet.service. Prints PASS/FAIL per check and "N passed, N failed"; exits non-zero
+# when a check failed.
+#
+# Needs root, debootstrap and systemd-container (installed from Debian 12 by e2e_host_tools), and
+# ansible + ansible-lint from Debian 12 (installed here when missing).
+#
+#   RRN_ANSIBLE_SUITE   Debian release of the node (default trixie, Debian 13)
+#   RRN_ANSIBLE_DEB_DIR directory holding an already built riscv-runner-node_*_amd64.deb to use
+#                       instead of building one with npm run package:deb
+#   RRN_ANSIBLE_KEEP=1  leave the work directory (logs, inventory) and print where it is
+set -uo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+here="$top/test/ansible"
+# shellcheck source=../e2e/lib.sh
+. "$top/test/e2e/lib.sh"
+
+suite=${RRN_ANSIBLE_SUITE:-trixie}
+name=rrn-ansible-$$
+work=$(mktemp -d /tmp/rrn-ansible.XXXXXX)
+root="$work/root"
+logs="$work/logs"
+mkdir -p "$logs"
+E2E_STATE="$work/state"
+passed=0
+failed=0
+run_no=0
+
+pass() {
+  passed=$((passed + 1))
+  echo "PASS: $*"
+}
+
+fail() {
+  failed=$((failed + 1))
+  echo "FAIL: $*"
+}
+
+# check <description> <command…>: PASS when the command succeeds.
+check() {
+  local what=$1
+  shift
+  if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+finish() {
+  e2e_stop "$name" >/dev/null 2>&1
+  if mountpoint -q "$root/proc" 2>/dev/null; then umount -R "$root/proc" 2>/dev/null; fi
+  if [ "${RRN_ANSIBLE_KEEP:-}" = 1 ]; then
+    echo "work directory kept: $work"
+  else
+    rm -rf --one-file-system "$work"
+  fi
+  echo "$passed passed, $failed failed"
+  [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
+}
+
+# Stops at once: nothing after this point can be checked.
+abort() {
+  fail "$*"
+  finish
+  exit 1
+}
+
+if [ "$(id -u)" != 0 ]; then
+  echo "test/ansible/run.sh: must run as root (it boots a systemd container)" >&2
+  exit 1
+fi
+
+# --- the controller: Debian 12's ansible and ansible-lint --------------------------------------
+
+e2e_stage "host tools" e2e_host_tools ansible ansible-lint || abort "install the host tools"
+ansible-doc -t connection community.docker.nsenter >/dev/null 2>&1 ||
+  abort "the community.docker.nsenter connection is not available in the installed ansible"
+echo "controller: $(ansible --version | head -1), $(ansible-lint --version 2>/dev/null | head -1 | sed 's/\x1b\[[0-9;]*m//g')"
+
+export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 ANSIBLE_RETRY_FILES_ENABLED=0
+export ANSIBLE_LOCAL_TEMP="$work/ansible-local" ANSIBLE_HOME="$work/ansible-home"
+export ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3
+# Time per task in the logs, and the slowest tasks at the end of each.
+export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks
+
+lint() {
+  (cd "$top/ansible" && ansible-lint --offline --profile production >"$logs/ansible-lint.log" 2>&1)
+}
+check "ansible-lint (production profile) reports no violations in ansible/" lint ||
+  tail -30 "$logs/ansible-lint.log"
+
+# --- what goes on the node: the package and the kubelet stand-in --------------------------------
+
+debdir="$work/deb"
+standin="$work/kubelet-standin"
+mkdir -p "$debdir" "$standin"
+
+build_package() {
+  local from=${RRN_ANSIBLE_DEB_DIR:-} deb
+  if [ -z "$from" ]; then
+    from="$top/build/deb"
+    (cd "$top" && npm run --silent package:deb) >"$logs/package.log" 2>&1 || {
+      tail -20 "$logs/package.log"
+      return 1
+    }
+  fi
+  deb=$(find "$from" -maxdepth 1 -name 'riscv-runner-node_*_amd64.deb' -printf '%T@ %p\n' 2>/dev/null |
+    sort -n | tail -1 | cut -d' ' -f2-)
+  [ -n "$deb" ] || {
+    echo "no riscv-runner-node_*_amd64.deb in $from"
+    return 1
+  }
+  cp "$deb" "$debdir/"
+  echo "package: $(basename "$deb")"
+}
+e2e_stage "package" build_package || abort "build the .deb with npm run package:deb"
+
+# One file the node's own nodejs runs, with the .proto beside it where it looks for it.
+bundle_standin() {
+  (cd "$top" && node_modules/.bin/esbuild test/fakes/kubelet-main.ts --bundle --platform=node --format=esm \
+    --target=node18 --log-level=warning --outfile="$standin/kubelet-standin.mjs" \
+    "--banner:js=import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);") &&
+    mkdir -p "$standin/proto" && cp -r "$top/proto/." "$standin/proto/"
+}
+e2e_stage "kubelet stand-in" bundle_standin || abort "bundle the kubelet stand-in"
+
+# --- the node: a Debian root booted under systemd ------------------------------------------------
+
+make_node() {
+  # sudo: site.yml becomes root the way it does on a board reached as an ordinary user.
+  e2e_root "$suite" amd64 "$root" nodejs sudo || return
+  mkdir -p "$root/opt/kubelet-standin"
+  cp -r "$standin/." "$root/opt/kubelet-standin/"
+  cat >"$root/etc/systemd/system/kubelet.service" <<'EOF'
+[Unit]
+Description=kubelet stand-in (device plugin registration only)
+
+[Service]
+ExecStartPre=/bin/mkdir -p /var/lib/kubelet/device-plugins
+ExecStart=/usr/bin/node /opt/kubelet-standin/kubelet-standin.mjs --dir /var/lib/kubelet/device-plugins --state /run/kubelet-standin/state.json
+Restart=always
+
+[Install]
+WantedBy=multi-user.target
+EOF
+  mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
+  ln -sf ../kubelet.service "$root/etc/systemd/system/multi-user.target.wants/kubelet.service"
+  echo rrn-ansible-node >"$root/etc/hostname"
+}
+e2e_stage "node root ($suite)" make_node || abort "make the $suite root"
+
+boot_node() {
+  e2e_boot "$root" "$name" >/dev/null && return 0
+  # systemd may still be coming up when the first is-system-running asks: give it a while longer.
+  local i state
+  for i in $(seq 1 60); do
+    state=$(e2e_exec "$name" systemctl is-system-running 2>/dev/null)
+    case "$state" in running | degraded) return 0 ;; esac
+    sleep 1
+  done
+  return 1
+}
+e2e_stage "boot" boot_node || abort "boot the $suite container"
+pid=$(e2e_pid "$name")
+node() { e2e_exec "$name" "$@"; }
+
+wait_for() {
+  local seconds=$1 i
+  shift
+  for i in $(seq 1 $((seconds * 5))); do
+    "$@" && return 0
+    sleep 0.2
+  done
+  return 1
+}
+wait_for 30 node test -S /var/lib/kubelet/device-plugins/kubelet.sock || abort "kubelet stand-in listening in the container"
+
+# --- inventory and helpers ---------------------------------------------------------------------
+
+token="rrn-test-token-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+other_token="rrn-test-token-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+extra_distribution=""
+if [ "$suite" = bookworm ]; then
+  # Debian 12 is not a release the package supports; its nodejs is 18.19, the floor, so it runs.
+  extra_distribution='
+        - {name: Debian, version: "12"}'
+fi
+cat >"$work/inventory.yml" <<EOF
+riscv_runners:
+  hosts:
+    rrn-ansible-node:
+      ansible_connection: community.docker.nsenter
+      ansible_nsenter_pid: $pid
+      ansible_python_interpreter: /usr/bin/python3
+      riscv_runner_node_deb_dir: $debdir
+      riscv_runner_node_supported_distributions:
+        - {name: Debian, version: "13"}
+        - {name: Ubuntu, version: "24.04"}$extra_distribution
+EOF
+# The labeller's credentials come from the role; nothing listens at the address, so it keeps
+# retrying with backoff, which is enough for it to be active.
+kubeconfig_for() {
+  cat <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+  - name: test
+    cluster:
+      server: https://127.0.0.1:9
+      insecure-skip-tls-verify: true
+users:
+  - name: rise-node-labeller
+    user:
+      token: $1
+contexts:
+  - name: test
+    context: {cluster: test, user: rise-node-labeller}
+current-context: test
+EOF
+}
+# write_vars <file> <token> [yaml line…]: the variables of one playbook run.
+write_vars() {
+  local file=$1 tok=$2
+  shift 2
+  {
+    echo "riscv_runner_node_kubeconfig: |"
+    kubeconfig_for "$tok" | sed 's/^/  /'
+    local line
+    for line in "$@"; do echo "$line"; done
+  } >"$file"
+}
+
+# playbook <label> <vars file> [ansible-playbook option…]: runs site.yml; output in $logs/<n>-<label>.log.
+last_log=""
+playbook() {
+  local label=$1 vars=$2
+  shift 2
+  run_no=$((run_no + 1))
+  last_log="$logs/$(printf %02d "$run_no")-$label.log"
+  local start end rc=0
+  start=$(date +%s)
+  (cd "$top/ansible" && ansible-playbook -i "$work/inventory.yml" site.yml -e "@$vars" "$@") >"$last_log" 2>&1 || rc=$?
+  end=$(date +%s)
+  echo "playbook $label: $((end - start)) s, exit $rc, $(recap | tr -s ' ')"
+  return "$rc"
+}
+recap() {
+  grep -E '^rrn-ansible-node +:' "$last_log" | tail -1 | sed 's/^rrn-ansible-node *: *//'
+}
+recap_changed() {
+  recap | sed -n 's/.*changed=\([0-9]*\).*/\1/p'
+}
+show_log() {
+  echo "--- last 40 lines of $(basename "$last_log")"
+  tail -40 "$last_log"
+  echo "---"
+}
+invocation() {
+  node systemctl show -p InvocationID --value "$1"
+}
+ids() {
+  echo "$(invocation rise-device-plugin.service) $(invocation rise-node-labeller.service)"
+}
+config_sum() {
+  node sha256sum /etc/riscv-runner-node/config.yaml 2>/dev/null | cut -d' ' -f1
+}
+standin_state() {
+  node cat /run/kubelet-standin/state.json 2>/dev/null
+}
+# devices_are <count> <health>: the stand-in's latest device list for riseproject.com/runner.
+devices_are() {
+  standin_state | python3 -c '
+import json, sys
+want, health = int(sys.argv[1]), sys.argv[2]
+devices = json.load(sys.stdin).get("devices", {}).get("riseproject.com/runner", [])
+sys.exit(0 if len(devices) == want and all(d.get("health") == health for d in devices) else 1)
+' "$1" "$2"
+}
+both_enabled_and_active() {
+  local unit
+  for unit in rise-device-plugin.service rise-node-labeller.service; do
+    [ "$(node systemctl is-enabled "$unit")" = enabled ] && [ "$(node systemctl is-active "$unit")" = active ] || return 1
+  done
+}
+log_lacks() {
+  ! grep -qE "$1" "$last_log"
+}
+kubeconfig_has() {
+  node cat /etc/riscv-runner-node/kubeconfig | grep -q "$1"
+}
+config_valid() {
+  node riscv-runner-node check-config /etc/riscv-runner-node/config.yaml >/dev/null
+}
+no_maintenance_flag() {
+  ! node test -e /etc/riscv-runner-node/maintenance
+}
+
+# --- 1. first run installs and starts -----------------------------------------------------------
+
+write_vars "$work/base.yml" "$token"
+if playbook install "$work/base.yml"; then pass "first run of site.yml succeeds"; else
+  fail "first run of site.yml succeeds"
+  show_log
+  node journalctl -u rise-device-plugin -u rise-node-labeller --no-pager -n 30
+  abort "nothing else can be checked without an installed node"
+fi
+check "rise-device-plugin and rise-node-labeller are enabled and active" both_enabled_and_active ||
+  node systemctl status --no-pager rise-device-plugin rise-node-labeller | tail -30
+check "the kubelet stand-in sees one Healthy riseproject.com/runner device" wait_for 20 devices_are 1 Healthy ||
+  standin_state
+check "the rendered config.yaml passes riscv-runner-node check-config on the node" config_valid
+mode=$(node stat -c '%a %U' /etc/riscv-runner-node/kubeconfig 2>/dev/null)
+check "the labeller's kubeconfig is written with mode 0600, owned by root (got: $mode)" test "$mode" = "600 root"
+check "the first run's output does not show the kubeconfig token" log_lacks "$token"
+
+# --- 2. a second run changes nothing ------------------------------------------------------------
+
+before=$(ids)
+playbook again "$work/base.yml" || show_log
+check "a second run reports changed=0" test "$(recap_changed)" = 0
+check "a second run restarts nothing" test "$(ids)" = "$before"
+
+# --- 3. --check --diff on the configured node ---------------------------------------------------
+
+playbook check-diff "$work/base.yml" --check --diff || show_log
+check "--check --diff on a configured node reports changed=0" test "$(recap_changed)" = 0
+check "--check --diff output does not show the kubeconfig token" log_lacks "$token"
+write_vars "$work/new-token.yml" "$other_token"
+playbook check-diff-new-token "$work/new-token.yml" --check --diff || show_log
+check "--check --diff with a new kubeconfig reports that it would change" test "$(recap_changed)" -ge 1
+check "--check --diff with a new kubeconfig shows neither token" log_lacks "$token|$other_token"
+check "--check --diff left the kubeconfig on the node as it was" kubeconfig_has "$token"
+
+# --- 4. a changed setting restarts only the service that reads it -------------------------------
+
+# restarts_only <label> <vars file> <dp|labeller|both>
+restarts_only() {
+  local label=$1 vars=$2 expect=$3 b a dp lb
+  b=$(ids)
+  playbook "$label" "$vars" || {
+    show_log
+    return 1
+  }
+  a=$(ids)
+  [ "${b%% *}" != "${a%% *}" ] && dp=restarted || dp=kept
+  [ "${b##* }" != "${a##* }" ] && lb=restarted || lb=kept
+  echo "  rise-device-plugin $dp, rise-node-labeller $lb"
+  case $expect in
+    dp) [ "$dp" = restarted ] && [ "$lb" = kept ] ;;
+    labeller) [ "$dp" = kept ] && [ "$lb" = restarted ] ;;
+    both) [ "$dp" = restarted ] && [ "$lb" = restarted ] ;;
+  esac
+}
+write_vars "$work/count2.yml" "$token" "riscv_runner_node_device_count: 2"
+check "riscv_runner_node_device_count 1 → 2 restarts rise-device-plugin only" restarts_only device-count "$work/count2.yml" dp
+check "the kubelet stand-in then sees two Healthy devices" wait_for 20 devices_are 2 Healthy || standin_state
+write_vars "$work/rediscover.yml" "$token" "riscv_runner_node_device_count: 2" "riscv_runner_node_rediscover_seconds: 600"
+check "riscv_runner_node_rediscover_seconds 300 → 600 restarts rise-node-labeller only" \
+  restarts_only rediscover "$work/rediscover.yml" labeller
+write_vars "$work/token2.yml" "$other_token" "riscv_runner_node_device_count: 2" "riscv_runner_node_rediscover_seconds: 600"
+check "a new riscv_runner_node_kubeconfig restarts rise-node-labeller only" restarts_only kubeconfig "$work/token2.yml" labeller
+check "... and its output does not show either token" log_lacks "$token|$other_token"
+write_vars "$work/debug.yml" "$other_token" "riscv_runner_node_device_count: 2" "riscv_runner_node_rediscover_seconds: 600" \
+  "riscv_runner_node_log_level: debug"
+check "riscv_runner_node_log_level info → debug restarts both services" restarts_only log-level "$work/debug.yml" both
+current="$work/debug.yml"
+
+# --- 5. maintenance drains the board without a restart ------------------------------------------
+
+write_vars "$work/maint-on.yml" "$other_token" "riscv_runner_node_device_count: 2" "riscv_runner_node_rediscover_seconds: 600" \
+  "riscv_runner_node_log_level: debug" "riscv_runner_node_maintenance: true"
+b=$(ids)
+playbook maintenance-on "$work/maint-on.yml" || show_log
+check "riscv_runner_node_maintenance: true creates /etc/riscv-runner-node/maintenance" node test -e /etc/riscv-runner-node/maintenance
+check "... without restarting either service" test "$(ids)" = "$b"
+check "... and the kubelet stand-in sees the devices turn Unhealthy" wait_for 20 devices_are 2 Unhealthy || standin_state
+playbook maintenance-off "$current" || show_log
+check "riscv_runner_node_maintenance: false removes the flag" no_maintenance_flag
+check "... without restarting either service" test "$(ids)" = "$b"
+check "... and the devices are Healthy again" wait_for 20 devices_are 2 Healthy || standin_state
+
+# --- 6. a wrong variable fails in preflight, before any change ----------------------------------
+
+# rejected <label> <variable> <vars file>: the run fails in a preflight check naming the variable
+# and leaves config.yaml and both services as they were.
+rejected() {
+  local label=$1 variable=$2 vars=$3 b sum
+  b=$(ids)
+  sum=$(config_sum)
+  if playbook "$label" "$vars"; then
+    echo "  the run succeeded"
+    return 1
+  fi
+  grep -qE "^(fatal|failed): .*$variable" "$last_log" || {
+    echo "  no failure message naming $variable"
+    show_log
+    return 1
+  }
+  grep -qE "^TASK \[riscv_runner_node : (Write|Install|Copy|Enable|Create|Put|Take|Remove)" "$last_log" && {
+    echo "  the run got past the preflight"
+    show_log
+    return 1
+  }
+  [ "$(recap_changed)" = 0 ] && [ "$(config_sum)" = "$sum" ] && [ "$(ids)" = "$b" ]
+}
+write_vars "$work/count0.yml" "$other_token" "riscv_runner_node_device_count: 0"
+check "riscv_runner_node_device_count: 0 fails in preflight naming the variable, node unchanged" \
+  rejected device-count-0 riscv_runner_node_device_count "$work/count0.yml"
+grep -m1 -o 'riscv_runner_node_device_count is 0[^"]*' "$last_log" | head -1 | sed 's/^/  message: /'
+write_vars "$work/space.yml" "$other_token" 'riscv_runner_node_resource_name: "riseproject.com/my runner"'
+check "riscv_runner_node_resource_name with a space fails in preflight naming the variable, node unchanged" \
+  rejected resource-name riscv_runner_node_resource_name "$work/space.yml"
+write_vars "$work/board.yml" "$other_token" 'riscv_runner_node_board_map: {"sophgo,mango": "Pioneer board"}'
+check "an invalid riscv_runner_node_board_map label value fails in preflight, node unchanged" \
+  rejected board-map riscv_runner_node_board_map "$work/board.yml"
+write_vars "$work/k3s.yml" "$other_token" "riscv_runner_node_kubelet_unit: k3s-agent.service"
+check "a kubelet unit that is not installed fails in preflight naming it, node unchanged" \
+  rejected kubelet-unit riscv_runner_node_kubelet_unit "$work/k3s.yml"
+
+finish

@@ -8,8 +8,11 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { systemClock } from './common/clock.js';
 import { DEFAULT_CONFIG_FILE } from './common/config.js';
+import { EXIT_CONFIG } from './common/errors.js';
 import { LOG_LEVELS } from './common/logger.js';
 import type { Runtime } from './common/runtime.js';
+
+class UsageError extends Error {}
 
 /** journald sets JOURNAL_STREAM=<dev>:<inode> of the stream it gave us; match it against stderr. */
 function stderrIsJournal(value: string | undefined): boolean {
@@ -176,9 +179,8 @@ async function main(): Promise<void> {
     .recommendCommands()
     .fail((msg, err) => {
       if (err) throw err;
-      process.stderr.write(`riscv-runner-node: ${msg}\nRun 'riscv-runner-node --help' for usage.\n`);
-      // A bad flag in a unit file is a configuration error: systemd must not restart it in a loop.
-      exitCode = 78;
+      // Thrown so that no command runs with the flags it could not understand.
+      throw new UsageError(msg);
     })
     .wrap(100)
     .help()
@@ -191,6 +193,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof UsageError) {
+    process.stderr.write(`riscv-runner-node: ${err.message}\nRun 'riscv-runner-node --help' for usage.\n`);
+    // A bad flag in a unit file is a configuration error: systemd must not restart it in a loop.
+    process.exitCode = EXIT_CONFIG;
+    return;
+  }
   process.stderr.write(`riscv-runner-node: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 1;
 });

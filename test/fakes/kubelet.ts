@@ -58,6 +58,8 @@ export interface FakeKubeletOptions {
   dir: string;
   /** Refuse the next N registrations with an error, as a kubelet that is not ready would. */
   refuseRegistrations?: number;
+  /** How long Register waits to reach the plugin; the kubelet's is 10 s. */
+  dialTimeoutMs?: number;
 }
 
 /** Resource-name rule the kubelet applies (IsExtendedResourceName), written independently here. */
@@ -76,6 +78,7 @@ export class FakeKubelet extends EventEmitter {
   readonly registrations: Registration[] = [];
   readonly updates: DeviceUpdate[] = [];
   refuseRegistrations: number;
+  readonly dialTimeoutMs: number;
   /** performance.now() when kubelet.sock last started listening. */
   listeningAt = 0;
   generation = 0;
@@ -87,6 +90,7 @@ export class FakeKubelet extends EventEmitter {
     this.dir = options.dir;
     this.socketPath = path.join(options.dir, 'kubelet.sock');
     this.refuseRegistrations = options.refuseRegistrations ?? 0;
+    this.dialTimeoutMs = options.dialTimeoutMs ?? 10_000;
   }
 
   /**
@@ -148,9 +152,9 @@ export class FakeKubelet extends EventEmitter {
     let options: DevicePluginOptions__Output;
     try {
       options = await new Promise<DevicePluginOptions__Output>((resolve, reject) => {
-        client.waitForReady(new Date(Date.now() + 10_000), (err) => {
+        client.waitForReady(new Date(Date.now() + this.dialTimeoutMs), (err) => {
           if (err) return reject(err);
-          client.GetDevicePluginOptions({}, { deadline: new Date(Date.now() + 10_000) }, (e, o) => (e || !o ? reject(e ?? new Error('no options')) : resolve(o)));
+          client.GetDevicePluginOptions({}, { deadline: new Date(Date.now() + this.dialTimeoutMs) }, (e, o) => (e || !o ? reject(e ?? new Error('no options')) : resolve(o)));
         });
       });
     } catch (err) {

@@ -1,0 +1,150 @@
+// The kubelet stand-in itself, checked against what reference/kubelet-device-plugin.md says the kubelet does.
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import test from 'ava';
+import * as grpc from '@grpc/grpc-js';
+import { devicePluginApi } from '../../src/deviceplugin/proto.js';
+import type { DevicePluginHandlers } from '../../src/generated/v1beta1/DevicePlugin.js';
+import { FakeKubelet, kubeletAcceptsResourceName } from '../fakes/kubelet.js';
+import { tempDir } from '../helpers/tmp.js';
+
+function register(socket: string, req: { version: string; endpoint: string; resource_name: string }): Promise<void> {
+  const client = new (devicePluginApi().Registration)(`unix:${socket}`, grpc.credentials.createInsecure());
+  return new Promise((resolve, reject) =>
+    client.Register({ ...req, options: {} }, { deadline: new Date(Date.now() + 15_000) }, (err) => {
+      client.close();
+      if (err) reject(err);
+      else resolve();
+    }),
+  );
+}
+
+/** A bare plugin written directly against grpc-js, independent of src/deviceplugin. */
+async function bareplugin(t: import('ava').ExecutionContext, socket: string, devices: Array<{ ID: string; health: string }>) {
+  let authority: string | undefined;
+  let stream: grpc.ServerWritableStream<unknown, unknown> | undefined;
+  const handlers: DevicePluginHandlers = {
+    GetDevicePluginOptions: (call, cb) => {
+      authority = call.getHost();
+      cb(null, {});
+    },
+    ListAndWatch: (call) => {
+      stream = call as unknown as grpc.ServerWritableStream<unknown, unknown>;
+      call.write({ devices });
+    },
+    GetPreferredAllocation: (_c, cb) => cb(null, { container_responses: [] }),
+    Allocate: (_c, cb) => cb(null, { container_responses: [{}] }),
+    PreStartContainer: (_c, cb) => cb(null, {}),
+  };
+  const server = new grpc.Server();
+  server.addService(devicePluginApi().DevicePlugin.service, handlers);
+  await new Promise<void>((r, j) => server.bindAsync(`unix:${socket}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? j(e) : r())));
+  t.teardown(() => server.forceShutdown());
+  return { server, authority: () => authority, stream: () => stream };
+}
+
+const names: Array<[string, boolean]> = [
+  ['riseproject.com/runner', true],
+  ['runner', false],
+  ['riseproject.com/foo bar', false],
+  ['kubernetes.io/runner', false],
+  [`example.com/${'x'.repeat(64)}`, false],
+];
+for (const [name, ok] of names) {
+  test(`the stand-in ${ok ? 'accepts' : 'refuses'} resource name '${name.slice(0, 30)}'`, (t) => {
+    t.is(kubeletAcceptsResourceName(name), ok);
+  });
+}
+
+test('on start it removes every socket in the directory, keeps plain files and folders', async (t) => {
+  const dir = await tempDir(t, 'rrn-fk-');
+  const stale = net.createServer();
+  await new Promise<void>((r) => stale.listen(path.join(dir, 'other.sock'), r));
+  await writeFile(path.join(dir, 'kubelet_internal_checkpoint'), '{}');
+  await mkdir(path.join(dir, 'folder'));
+  const kubelet = new FakeKubelet({ dir });
+  t.teardown(() => kubelet.stop());
+  await kubelet.start();
+  stale.close();
+  t.false(existsSync(path.join(dir, 'other.sock')));
+  t.true(existsSync(path.join(dir, 'kubelet_internal_checkpoint')));
+  t.true(existsSync(path.join(dir, 'folder')));
+  t.true(existsSync(path.join(dir, 'kubelet.sock')));
+});
+
+test('Register: wrong version and invalid resource name are refused', async (t) => {
+  const dir = await tempDir(t, 'rrn-fk-');
+  const kubelet = new FakeKubelet({ dir });
+  t.teardown(() => kubelet.stop());
+  await kubelet.start();
+  await t.throwsAsync(register(kubelet.socketPath, { version: 'v1alpha', endpoint: 'p.sock', resource_name: 'a.com/b' }), {
+    message: /version v1alpha is not supported/,
+  });
+  await t.throwsAsync(register(kubelet.socketPath, { version: 'v1beta1', endpoint: 'p.sock', resource_name: 'bad name' }), {
+    message: /not an extended resource name/,
+  });
+  t.is(kubelet.registrations.length, 0);
+});
+
+test('Register dials the plugin back before answering: a plugin not serving fails its own registration', async (t) => {
+  const dir = await tempDir(t, 'rrn-fk-');
+  const kubelet = new FakeKubelet({ dir, dialTimeoutMs: 500 });
+  t.teardown(() => kubelet.stop());
+  await kubelet.start();
+  await t.throwsAsync(register(kubelet.socketPath, { version: 'v1beta1', endpoint: 'nobody.sock', resource_name: 'a.com/b' }), {
+    message: /failed to dial device plugin/,
+  });
+  t.is(kubelet.registrations.length, 0);
+});
+
+test('after Register it runs ListAndWatch, dialing with authority localhost; only "Healthy" counts', async (t) => {
+  const dir = await tempDir(t, 'rrn-fk-');
+  const kubelet = new FakeKubelet({ dir });
+  t.teardown(() => kubelet.stop());
+  await kubelet.start();
+  const plugin = await bareplugin(t, path.join(dir, 'p.sock'), [
+    { ID: 'a', health: 'Healthy' },
+    { ID: 'b', health: 'healthy' },
+    { ID: 'c', health: 'Unhealthy' },
+  ]);
+  await register(kubelet.socketPath, { version: 'v1beta1', endpoint: 'p.sock', resource_name: 'a.com/b' });
+  t.is(plugin.authority(), 'localhost');
+  await kubelet.waitFor(() => kubelet.capacity('a.com/b') === 3, 5000, 'devices');
+  t.is(kubelet.allocatable('a.com/b'), 1);
+  // When the stream ends, allocatable drops to 0 at once; capacity stays.
+  plugin.stream()?.end();
+  await kubelet.waitFor(() => kubelet.allocatable('a.com/b') === 0, 5000, 'stream end');
+  t.is(kubelet.capacity('a.com/b'), 3);
+});
+
+test('refuses N registrations when told to, then accepts; a newer registration replaces the older', async (t) => {
+  const dir = await tempDir(t, 'rrn-fk-');
+  const kubelet = new FakeKubelet({ dir, refuseRegistrations: 1 });
+  t.teardown(() => kubelet.stop());
+  await kubelet.start();
+  await bareplugin(t, path.join(dir, 'p1.sock'), [{ ID: 'x', health: 'Healthy' }]);
+  await bareplugin(t, path.join(dir, 'p2.sock'), [{ ID: 'y', health: 'Healthy' }, { ID: 'z', health: 'Healthy' }]);
+  const req = { version: 'v1beta1', endpoint: 'p1.sock', resource_name: 'a.com/b' };
+  await t.throwsAsync(register(kubelet.socketPath, req), { message: /not ready/ });
+  await register(kubelet.socketPath, req);
+  await kubelet.waitFor(() => kubelet.capacity('a.com/b') === 1, 5000, 'first endpoint');
+  await register(kubelet.socketPath, { ...req, endpoint: 'p2.sock' });
+  await kubelet.waitFor(() => kubelet.capacity('a.com/b') === 2, 5000, 'second endpoint');
+  t.deepEqual(kubelet.devices('a.com/b').map((d) => d.ID), ['y', 'z']);
+});
+
+test('restart: new generation, every socket removed, kubelet.sock listening again', async (t) => {
+  const dir = await tempDir(t, 'rrn-fk-');
+  const kubelet = new FakeKubelet({ dir, dialTimeoutMs: 500 });
+  t.teardown(() => kubelet.stop());
+  await kubelet.start();
+  await bareplugin(t, path.join(dir, 'p.sock'), [{ ID: 'a', health: 'Healthy' }]);
+  await kubelet.restart();
+  t.is(kubelet.generation, 2);
+  t.false(existsSync(path.join(dir, 'p.sock')));
+  await t.throwsAsync(register(kubelet.socketPath, { version: 'v1beta1', endpoint: 'p.sock', resource_name: 'a.com/b' }), {
+    message: /failed to dial/,
+  });
+});

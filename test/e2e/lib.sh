@@ -6,8 +6,8 @@
 #
 #   e2e_host_tools [extra-package…]
 #       Installs the host tools from Debian 12 (apt-get -t bookworm): debootstrap, systemd-container,
-#       qemu-user-static, lintian, zstd, plus any extra packages named. Runs `apt-get update` once per
-#       process. Never installs anything from Debian 13 on the host.
+#       qemu-user-static, lintian, zstd, plus any extra packages named. Runs `apt-get update` (once
+#       per process) only when something is missing. Never installs anything from Debian 13 on the host.
 #   e2e_binfmt_riscv64
 #       Mounts binfmt_misc if needed and registers qemu-riscv64 (flag F: the interpreter is opened
 #       at registration, so it works inside roots that do not contain it). The host has no systemd
@@ -72,15 +72,20 @@ _e2e_apt() {
 }
 
 e2e_host_tools() {
-  if [ -z "${_E2E_APT_UPDATED:-}" ]; then
-    _e2e_apt update >/dev/null || return
-    _E2E_APT_UPDATED=1
-  fi
-  local want=(debootstrap systemd-container qemu-user-static lintian zstd "$@") missing=() p
+  local want=(debootstrap systemd-container qemu-user-static lintian zstd "$@") missing=() p i
   for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
   done
   [ "${#missing[@]}" = 0 ] && return 0
+  if [ -z "${_E2E_APT_UPDATED:-}" ]; then
+    # The lists lock has no timeout option: another apt-get update holds it for a while at most.
+    for i in $(seq 1 30); do
+      _e2e_apt update >/dev/null 2>&1 && break
+      [ "$i" = 30 ] && { _e2e_apt update >/dev/null; return; }
+      sleep 5
+    done
+    _E2E_APT_UPDATED=1
+  fi
   e2e_log "installing host tools: ${missing[*]}"
   _e2e_apt -t bookworm install -y --no-install-recommends "${missing[@]}" >/dev/null
 }

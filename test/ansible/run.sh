@@ -379,7 +379,34 @@ check "riscv_runner_node_maintenance: false removes the flag" no_maintenance_fla
 check "... without restarting either service" test "$(ids)" = "$b"
 check "... and the devices are Healthy again" wait_for 20 devices_are 2 Healthy || standin_state
 
-# --- 6. a wrong variable fails in preflight, before any change ----------------------------------
+# --- 6. k3s: the services follow another kubelet unit -------------------------------------------
+
+# A unit named like k3s's agent; the kubelet stand-in stays in kubelet.service.
+node sh -c 'printf "[Service]\nExecStart=/bin/sleep infinity\n" >/etc/systemd/system/k3s-agent.service && systemctl daemon-reload'
+no_k3s_dropins() {
+  ! node sh -c 'ls /etc/systemd/system/*.service.d/riscv-runner-node-*.conf' >/dev/null 2>&1
+}
+follows() {
+  local unit=$1 service
+  for service in rise-device-plugin.service rise-node-labeller.service; do
+    node systemctl show -p PartOf --value "$service" | grep -qw "$unit" || return 1
+    node systemctl show -p After --value "$service" | grep -qw "$unit" || return 1
+    node systemctl show -p Wants --value "$unit" | grep -qw "$service" || return 1
+  done
+}
+write_vars "$work/k3s.yml" "$other_token" "riscv_runner_node_device_count: 2" "riscv_runner_node_rediscover_seconds: 600" \
+  "riscv_runner_node_log_level: debug" "riscv_runner_node_kubelet_unit: k3s-agent.service"
+playbook k3s "$work/k3s.yml" || show_log
+check "riscv_runner_node_kubelet_unit: k3s-agent.service makes both services part of, after and wanted by it" \
+  follows k3s-agent.service
+playbook k3s-again "$work/k3s.yml" || show_log
+check "... and a second run with it reports changed=0" test "$(recap_changed)" = 0
+playbook kubelet-again "$current" || show_log
+check "back to kubelet.service: the k3s drop-ins are gone" no_k3s_dropins
+check "... and both services are active" both_enabled_and_active
+node sh -c 'rm /etc/systemd/system/k3s-agent.service && systemctl daemon-reload'
+
+# --- 7. a wrong variable fails in preflight, before any change ----------------------------------
 
 # rejected <label> <variable> <vars file>: the run fails in a preflight check naming the variable
 # and leaves config.yaml and both services as they were.
@@ -413,8 +440,11 @@ check "riscv_runner_node_resource_name with a space fails in preflight naming th
 write_vars "$work/board.yml" "$other_token" 'riscv_runner_node_board_map: {"sophgo,mango": "Pioneer board"}'
 check "an invalid riscv_runner_node_board_map label value fails in preflight, node unchanged" \
   rejected board-map riscv_runner_node_board_map "$work/board.yml"
-write_vars "$work/k3s.yml" "$other_token" "riscv_runner_node_kubelet_unit: k3s-agent.service"
+write_vars "$work/no-k3s.yml" "$other_token" "riscv_runner_node_kubelet_unit: k3s-agent.service"
 check "a kubelet unit that is not installed fails in preflight naming it, node unchanged" \
-  rejected kubelet-unit riscv_runner_node_kubelet_unit "$work/k3s.yml"
+  rejected kubelet-unit riscv_runner_node_kubelet_unit "$work/no-k3s.yml"
+echo 'riscv_runner_node_device_count: 2' >"$work/no-credentials.yml"
+check "no kubeconfig and no kubelet credentials fails in preflight naming riscv_runner_node_kubeconfig, node unchanged" \
+  rejected no-credentials riscv_runner_node_kubeconfig "$work/no-credentials.yml"
 
 finish

@@ -296,9 +296,15 @@ no_maintenance_flag() {
   ! node test -e /etc/riscv-runner-node/maintenance
 }
 
-# --- 1. first run installs and starts -----------------------------------------------------------
+# --- 1. --check on a fresh node, then a first run that installs and starts ----------------------
 
 write_vars "$work/base.yml" "$token"
+untouched() {
+  ! node dpkg-query -W riscv-runner-node >/dev/null 2>&1 && ! node test -e /etc/riscv-runner-node
+}
+playbook fresh-check "$work/base.yml" --check --diff || show_log
+check "--check --diff on a fresh node succeeds and shows no token" log_lacks "$token|^fatal:"
+check "... and installs and writes nothing" untouched
 if playbook install "$work/base.yml"; then pass "first run of site.yml succeeds"; else
   fail "first run of site.yml succeeds"
   show_log

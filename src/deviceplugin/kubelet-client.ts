@@ -11,6 +11,8 @@ const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_reconnect_backoff_ms': 1000,
   // The real kubelet (≥ 1.26) and Node's HTTP/2 both use "localhost" on unix sockets.
   'grpc.default_authority': 'localhost',
+  // channelz keeps a registry entry per channel; with a channel per call it only grows.
+  'grpc.enable_channelz': 0,
 };
 
 function deadline(ms: number): Date {

@@ -126,6 +126,8 @@ export class PluginLifecycle {
 
   private async serve(): Promise<void> {
     await removeStaleSocket(this.ourSocket);
+    // channelz stays on here: grpc-js's forceShutdown only destroys the sessions it tracks
+    // through channelz, so without it the kubelet's connection would outlive the server.
     const server = new grpc.Server();
     this.options.addServices(server);
     this.server = server;
@@ -198,7 +200,7 @@ export class PluginLifecycle {
         return;
       }
       // The directory watch and its periodic tick wake us; the timeout is only a last resort.
-      await this.wakeup.wait(this.options.clock, this.options.recheckMs * 2, signal);
+      await this.wakeup.wait(this.options.clock, this.options.recheckMs * 12, signal);
     }
   }
 

@@ -1,4 +1,6 @@
 // `npm run bench`: runs every benchmark module in turn; each prints one JSON line per figure.
+import { benchDevicePlugin } from './deviceplugin.js';
 import { benchLabeller } from './labeller.js';
 
+await benchDevicePlugin();
 await benchLabeller();

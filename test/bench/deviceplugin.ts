@@ -1,0 +1,191 @@
+// Device plugin benchmarks against the kubelet stand-in: one JSON line per figure.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { systemClock } from '../../src/common/clock.js';
+import { memoryLogger } from '../../src/common/logger.js';
+import { startDevicePlugin } from '../../src/deviceplugin/daemon.js';
+import { FakeKubelet } from '../fakes/kubelet.js';
+import { NotifyListener } from '../helpers/notify-listener.js';
+import { RecordingNotifier } from '../helpers/recording-notifier.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+const RESOURCE = 'riseproject.com/runner';
+
+function emit(figure: string, value: number | Record<string, number>, unit: string, extra: Record<string, unknown> = {}): void {
+  process.stdout.write(`${JSON.stringify({ bench: 'device-plugin', figure, ...(typeof value === 'number' ? { value } : value), unit, ...extra })}\n`);
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return Number((sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN).toFixed(2));
+}
+
+function rssMiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  return Number((Number(line?.split(/\s+/)[1] ?? 0) / 1024).toFixed(1));
+}
+
+async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('bench: timed out');
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+/** Process start → READY=1 on a real notify socket, kubelet already up; median of runs. */
+async function startToReady(dir: string, runs: number): Promise<void> {
+  const pluginDir = path.join(dir, 'ready');
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(pluginDir, { recursive: true });
+  const kubelet = new FakeKubelet({ dir: pluginDir });
+  await kubelet.start();
+  const listener = await NotifyListener.start(await mkdtemp(path.join(tmpdir(), 'rrn-bn-')));
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      const seen = listener.assignments.filter((a) => a === 'READY=1').length;
+      const t0 = performance.now();
+      const child = spawn(process.execPath, [CLI, 'device-plugin', '--device-plugin-dir', pluginDir, '--maintenance-file', path.join(dir, 'm')], {
+        env: { ...process.env, NOTIFY_SOCKET: listener.socketPath },
+        stdio: 'ignore',
+      });
+      await listener.waitFor((a) => a.filter((x) => x === 'READY=1').length > seen);
+      times.push(performance.now() - t0);
+      await stopChild(child);
+    }
+  } finally {
+    kubelet.stop();
+    listener.close();
+  }
+  emit('start_to_ready_ms', { p50: percentile(times, 50), max: percentile(times, 100) }, 'ms', { runs, target: '< 400 (p50)' });
+}
+
+/** A plugin process: re-registration latency over restarts, Allocate latency, RSS growth. */
+async function restartsAllocateRss(dir: string, restarts: number, allocations: number): Promise<void> {
+  const pluginDir = path.join(dir, 'restarts');
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(pluginDir, { recursive: true });
+  const kubelet = new FakeKubelet({ dir: pluginDir });
+  await kubelet.start();
+  const child = spawn(process.execPath, [CLI, 'device-plugin', '--device-plugin-dir', pluginDir, '--maintenance-file', path.join(dir, 'm')], {
+    stdio: 'ignore',
+  });
+  try {
+    await until(() => kubelet.allocatable(RESOURCE) === 1);
+    await new Promise((r) => setTimeout(r, 500));
+    const rssStart = rssMiB(child.pid!);
+
+    const alloc: number[] = [];
+    for (let i = 0; i < allocations; i++) {
+      const t0 = performance.now();
+      await kubelet.allocate(RESOURCE, ['runner-0']);
+      alloc.push(performance.now() - t0);
+    }
+    emit('allocate_ms', { p50: percentile(alloc, 50), p99: percentile(alloc, 99) }, 'ms', { calls: allocations });
+
+    const latency: number[] = [];
+    for (let i = 0; i < restarts; i++) {
+      await kubelet.restart();
+      const generation = kubelet.generation;
+      await until(() => kubelet.registrations.some((r) => r.generation === generation) && kubelet.allocatable(RESOURCE) === 1);
+      const reg = kubelet.registrations.find((r) => r.generation === generation)!;
+      latency.push(reg.at - kubelet.listeningAt);
+    }
+    const extra = kubelet.registrations.length - 1 - restarts;
+    emit('reregister_after_restart_ms', { p50: percentile(latency, 50), p99: percentile(latency, 99) }, 'ms', {
+      restarts,
+      duplicate_registrations: extra,
+      target: 'p99 <= 50',
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    const rssEnd = rssMiB(child.pid!);
+    emit('rss_mib', { after_start: rssStart, after_restarts: rssEnd, growth: Number((rssEnd - rssStart).toFixed(1)) }, 'MiB', {
+      restarts,
+      target: 'growth < 5',
+    });
+  } finally {
+    await stopChild(child);
+    kubelet.stop();
+  }
+}
+
+/** Timer callbacks that fire while the registered plugin idles (watchdog off), counted in-process. */
+async function idleWakeups(dir: string, seconds: number): Promise<void> {
+  const pluginDir = path.join(dir, 'idle');
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(pluginDir, { recursive: true });
+  const kubelet = new FakeKubelet({ dir: pluginDir });
+  await kubelet.start();
+  const controller = new AbortController();
+  const fired: Array<{ at: number; period: number }> = [];
+  const realSetInterval = globalThis.setInterval;
+  const realSetTimeout = globalThis.setTimeout;
+  // Count every timer callback the plugin schedules from here on.
+  globalThis.setInterval = ((fn: (...a: unknown[]) => void, ms?: number, ...a: unknown[]) =>
+    realSetInterval(() => {
+      fired.push({ at: performance.now(), period: ms ?? 0 });
+      fn(...a);
+    }, ms)) as typeof setInterval;
+  globalThis.setTimeout = ((fn: (...a: unknown[]) => void, ms?: number, ...a: unknown[]) =>
+    realSetTimeout(() => {
+      fired.push({ at: performance.now(), period: ms ?? 0 });
+      fn(...a);
+    }, ms)) as typeof setTimeout;
+  try {
+    const plugin = await startDevicePlugin(
+      {
+        dir: pluginDir,
+        socketName: 'rise-riscv-runner.sock',
+        kubeletSocketName: 'kubelet.sock',
+        resourceName: RESOURCE,
+        deviceCount: 1,
+        maintenanceFile: path.join(dir, 'm'),
+        allocateEnv: {},
+        recheckMs: 5000,
+      },
+      { clock: systemClock, logger: memoryLogger(), notifier: new RecordingNotifier() },
+      controller.signal,
+    );
+    await until(() => kubelet.allocatable(RESOURCE) === 1);
+    await new Promise((r) => realSetTimeout(r, 1000));
+    fired.length = 0;
+    const t0 = performance.now();
+    await new Promise((r) => realSetTimeout(r, seconds * 1000));
+    const during = fired.filter((t) => t.at >= t0);
+    const shortest = Math.min(...during.map((t) => t.period));
+    emit('idle_timer_wakeups', { per_minute: Number(((during.length * 60) / seconds).toFixed(1)), shortest_period_ms: shortest }, 'count', {
+      seconds,
+      target: 'no timer more often than every 5 s',
+    });
+    controller.abort();
+    await plugin.done;
+  } finally {
+    globalThis.setInterval = realSetInterval;
+    globalThis.setTimeout = realSetTimeout;
+    kubelet.stop();
+  }
+}
+
+export async function benchDevicePlugin(): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'rrn-bench-'));
+  try {
+    await startToReady(dir, 7);
+    await restartsAllocateRss(dir, Number(process.env['BENCH_RESTARTS'] ?? 1000), 1000);
+    await idleWakeups(dir, 30);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -46,14 +46,21 @@ check() {
   if "$@"; then pass "$what"; else fail "$what"; fi
 }
 
-finish() {
+# Stops the container and removes the work directory; also on an interrupted run.
+cleanup() {
+  trap - EXIT
   e2e_stop "$name" >/dev/null 2>&1
-  if mountpoint -q "$root/proc" 2>/dev/null; then umount -R "$root/proc" 2>/dev/null; fi
   if [ "${RRN_ANSIBLE_KEEP:-}" = 1 ]; then
     echo "work directory kept: $work"
   else
     rm -rf --one-file-system "$work"
   fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+finish() {
+  cleanup
   echo "$passed passed, $failed failed"
   [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
 }
@@ -62,6 +69,7 @@ finish() {
 abort() {
   fail "$*"
   finish
+exit
   exit 1
 }
 
@@ -455,3 +463,4 @@ check "no kubeconfig and no kubelet credentials fails in preflight naming riscv_
   rejected no-credentials riscv_runner_node_kubeconfig "$work/no-credentials.yml"
 
 finish
+exit

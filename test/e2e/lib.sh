@@ -19,6 +19,9 @@
 #       as a tarball under $E2E_CACHE (default /var/cache/riscv-runner-node-e2e), keyed by suite,
 #       arch and package list, so a second run only unpacks it; delete the folder to start over.
 #       <dir> is emptied first.
+#   e2e_root_cache <suite> <arch> [extra-package…]
+#       Makes sure the cached tarball of that root exists (building it in a scratch folder if not),
+#       without unpacking it anywhere: run it in the background to have a root ready for later.
 #   e2e_boot <root> <name> [systemd-nspawn option…]
 #       Boots <root> with `systemd-nspawn -b --register=no --keep-unit` in the background and waits
 #       until systemd inside has finished starting (is-system-running: running or degraded). Sets
@@ -107,14 +110,36 @@ _e2e_host_arch() {
   dpkg --print-architecture
 }
 
+_e2e_include() {
+  local include=systemd,systemd-sysv,dbus,python3,ca-certificates extra
+  for extra in "$@"; do include+=",$extra"; done
+  echo "$include"
+}
+
+_e2e_tarball() {
+  local suite=$1 arch=$2 include=$3 key
+  key=$(printf '%s %s %s %s' "$suite" "$arch" "$include" "$E2E_MIRROR" | sha256sum | cut -c1-12)
+  echo "$E2E_CACHE/$suite-$arch-$key.tar.zst"
+}
+
+e2e_root_cache() {
+  local suite=$1 arch=$2 include tmp rc=0
+  shift 2
+  include=$(_e2e_include "$@")
+  [ -s "$(_e2e_tarball "$suite" "$arch" "$include")" ] && return 0
+  mkdir -p "$E2E_CACHE" || return
+  tmp=$(mktemp -d "$E2E_CACHE/build.XXXXXX") || return
+  e2e_root "$suite" "$arch" "$tmp/root" "$@" || rc=$?
+  rm -rf --one-file-system "$tmp"
+  return "$rc"
+}
+
 e2e_root() {
   local suite=$1 arch=$2 dir=$3
   shift 3
-  local include=systemd,systemd-sysv,dbus,python3,ca-certificates extra
-  for extra in "$@"; do include+=",$extra"; done
-  local key tarball
-  key=$(printf '%s %s %s %s' "$suite" "$arch" "$include" "$E2E_MIRROR" | sha256sum | cut -c1-12)
-  tarball="$E2E_CACHE/$suite-$arch-$key.tar.zst"
+  local include tarball
+  include=$(_e2e_include "$@")
+  tarball=$(_e2e_tarball "$suite" "$arch" "$include")
   mkdir -p "$E2E_CACHE" || return
   # One builder per tarball: a second caller waits, then unpacks what the first made.
   (

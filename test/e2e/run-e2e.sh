@@ -85,6 +85,13 @@ version=$(dpkg-deb -f "$deb" Version)
 echo "package under test: $(basename "$deb")"
 
 e2e_stage host-tools e2e_host_tools || exit 1
+mkdir -p "$WORK"
+if [ "${E2E_PREPARE_ROOTS:-1}" = 1 ]; then
+  # The roots of test:riscv64 (about 5 minutes of emulated second stage) and test:node18 are built
+  # meanwhile; those stages wait for them through the cache's lock.
+  e2e_binfmt_riscv64 && (e2e_stage "root trixie-riscv64 (background)" e2e_root_cache trixie riscv64 >"$WORK/prepare-trixie-riscv64.log" 2>&1 &)
+  (e2e_stage "root bookworm-amd64 (background)" e2e_root_cache bookworm amd64 >"$WORK/prepare-bookworm-amd64.log" 2>&1 &)
+fi
 e2e_stage root e2e_root trixie amd64 "$ROOT" || exit 1
 
 # What the container sees under /opt/e2e: the packages, the stand-ins, the sample devicetree.
@@ -206,6 +213,16 @@ check "restart kubelet: re-registered with the new kubelet ($(since "$t") s)" \
   wait_for 20 kubelet_pid_not "$kpid"
 check "restart kubelet: runner-0 Healthy again" wait_for 20 registrations_at_least 1
 check "restart kubelet: plugin active" wait_for 20 is_active rise-device-plugin.service
+
+# --- clean stop -------------------------------------------------------------------------------
+t=$(now)
+C systemctl stop rise-device-plugin.service
+stop_s=$(since "$t")
+check "SIGTERM: plugin stops cleanly within 5 s (took $stop_s s; result $(prop rise-device-plugin.service Result))" \
+  awk -v s="$stop_s" -v r="$(prop rise-device-plugin.service Result)" 'BEGIN { exit !(s < 5 && r == "success") }'
+check "SIGTERM: plugin socket removed" C test ! -e /var/lib/kubelet/device-plugins/rise-riscv-runner.sock
+C systemctl start rise-device-plugin.service
+check "started again, registered" wait_for 20 is_active rise-device-plugin.service
 
 # --- SIGKILL ----------------------------------------------------------------------------------
 before=$(healthy_registrations)

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-CLI = "/usr/bin/riscv-runner-node"
+CLI = os.environ.get("RRN_SMOKE_CLI", "/usr/bin/riscv-runner-node")
 FALLBACK = "no sd-notify build"
 
 
@@ -87,7 +87,7 @@ def run_daemon(args, env, notify, ready_timeout):
 def stop(proc):
     proc.send_signal(signal.SIGTERM)
     try:
-        out, _ = proc.communicate(timeout=30)
+        out, _ = proc.communicate(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
         out, _ = proc.communicate()

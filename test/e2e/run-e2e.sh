@@ -184,6 +184,8 @@ sleep 3
 check "no kubelet yet: no restarts, nothing failed in the journal" \
   test "$(prop rise-device-plugin.service NRestarts)" = 0 -a \
   -z "$(C journalctl -q -u rise-device-plugin.service | grep -Ei 'failed|scheduled restart')"
+echo "  journal: $(C journalctl -q -u rise-device-plugin.service -o cat | tail -1)"
+C systemctl status --no-pager rise-device-plugin.service | sed -n 's/^/  | /; /Active:\|Condition/,+1p'
 check "labeller active without a kubelet" wait_for 15 is_active rise-node-labeller.service
 
 # --- the board joins: kubeadm writes the kubelet's config, then starts it; its start pulls the

@@ -19,7 +19,14 @@ PKG=riscv-runner-node
 MAINTAINER=${DEB_MAINTAINER:-riscv-runner-node maintainers <riscv-runner-node@riseproject.dev>}
 
 t0=$(date +%s.%N)
-stage() { awk -v l="$1" -v s="$t0" -v e="$(date +%s.%N)" 'BEGIN { printf "stage package:deb %s: %.1f s\n", l, e - s }'; }
+t_stage=$t0
+# Prints how long the stage that just ended took, and the total so far.
+stage() {
+  local now
+  now=$(date +%s.%N)
+  awk -v l="$1" -v s="$t_stage" -v e="$now" -v t="$t0" 'BEGIN { printf "stage package:deb %s: %.1f s (total %.1f s)\n", l, e - s, e - t }'
+  t_stage=$now
+}
 
 upstream=$(node -p "require('$top/package.json').version")
 if [ -n "${RRN_DEB_VERSION:-}" ]; then

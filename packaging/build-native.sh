@@ -125,13 +125,19 @@ build_one() {
     cp -r "$src/." "$work/"
     (
       cd "$work"
+      # Under `npm run`, npm exports its config (this machine's npmrc sets nodedir=/usr, the
+      # running Node's headers) and node-gyp would build against that instead of --nodedir.
+      while read -r var; do unset "$var"; done < <(compgen -e | grep -i '^npm_config_')
       export CC="$gnu-gcc" CXX="$gnu-g++" LINK="$gnu-g++" AR="$gnu-ar"
       # Debian's hardening defaults (dpkg-buildflags): fortified, stack-protected, full RELRO.
       export CC_target="$CC" CXX_target="$CXX"
       export CFLAGS="-O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2" CXXFLAGS="-O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2"
       export LDFLAGS="-L$stub -Wl,-z,relro -Wl,-z,now -Wl,--as-needed"
-      node "$gyp" configure build --silent --release --nodedir="$nodedir" --arch="${GYP_ARCH_OF[$arch]}" >build.log 2>&1 ||
+      node "$gyp" configure build --release --nodedir="$nodedir" --arch="${GYP_ARCH_OF[$arch]}" V=1 >build.log 2>&1 ||
         { cat build.log >&2; exit 1; }
+      # A build against the wrong headers loads nowhere: prove the compiler saw ours.
+      grep -q -- "-I$nodedir/include/node" build.log ||
+        { echo "sd-notify for $arch was not compiled against $nodedir" >&2; grep -- ' -c ' build.log >&2; exit 1; }
     )
     mkdir -p "$CACHE/built"
     cp "$work/build/Release/notify.node" "$cached.tmp" && mv "$cached.tmp" "$cached"

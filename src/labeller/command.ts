@@ -95,7 +95,13 @@ export async function runNodeLabellerCommand(
       exists: existsSync,
     });
     logger.info(`labelling node ${nodeName} with credentials from ${kubeconfigFile}`);
-    const api = await connect(kubeconfigFile, rt.clock, logger, rt.signal, (text) => notifier.status(`node ${nodeName}: ${text}`));
+    const api = await connect(kubeconfigFile, rt.clock, logger, rt.signal, (text) => {
+      notifier.status(`node ${nodeName}: ${text}`);
+      // Waiting for credentials is this service doing its job on a board that has not joined
+      // yet: report ready, or `apt install` and boot would wait on it and systemd would retry
+      // the start every TimeoutStartSec.
+      notifier.ready();
+    });
     if (api !== undefined) {
       await new NodeLabeller({
         nodeName,

@@ -1,7 +1,7 @@
 // Device plugin benchmarks against the kubelet stand-in: one JSON line per figure.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,15 @@ async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
   }
 }
 
+/** A kubelet stand-in listening in its own device-plugins directory under dir. */
+async function kubeletIn(dir: string, name: string): Promise<{ pluginDir: string; kubelet: FakeKubelet }> {
+  const pluginDir = path.join(dir, name);
+  await mkdir(pluginDir, { recursive: true });
+  const kubelet = new FakeKubelet({ dir: pluginDir });
+  await kubelet.start();
+  return { pluginDir, kubelet };
+}
+
 function stopChild(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null) return resolve();
@@ -47,11 +56,7 @@ function stopChild(child: ChildProcess): Promise<void> {
 
 /** Process start → READY=1 on a real notify socket, kubelet already up; median of runs. */
 async function startToReady(dir: string, runs: number): Promise<void> {
-  const pluginDir = path.join(dir, 'ready');
-  const { mkdir } = await import('node:fs/promises');
-  await mkdir(pluginDir, { recursive: true });
-  const kubelet = new FakeKubelet({ dir: pluginDir });
-  await kubelet.start();
+  const { pluginDir, kubelet } = await kubeletIn(dir, 'ready');
   const listener = await NotifyListener.start(await mkdtemp(path.join(tmpdir(), 'rrn-bn-')));
   const times: number[] = [];
   try {
@@ -75,11 +80,7 @@ async function startToReady(dir: string, runs: number): Promise<void> {
 
 /** A plugin process: re-registration latency over restarts, Allocate latency, RSS growth. */
 async function restartsAllocateRss(dir: string, restarts: number, allocations: number): Promise<void> {
-  const pluginDir = path.join(dir, 'restarts');
-  const { mkdir } = await import('node:fs/promises');
-  await mkdir(pluginDir, { recursive: true });
-  const kubelet = new FakeKubelet({ dir: pluginDir });
-  await kubelet.start();
+  const { pluginDir, kubelet } = await kubeletIn(dir, 'restarts');
   const child = spawn(process.execPath, [CLI, 'device-plugin', '--device-plugin-dir', pluginDir, '--maintenance-file', path.join(dir, 'm')], {
     stdio: 'ignore',
   });
@@ -124,11 +125,7 @@ async function restartsAllocateRss(dir: string, restarts: number, allocations: n
 
 /** Timer callbacks that fire while the registered plugin idles (watchdog off), counted in-process. */
 async function idleWakeups(dir: string, seconds: number): Promise<void> {
-  const pluginDir = path.join(dir, 'idle');
-  const { mkdir } = await import('node:fs/promises');
-  await mkdir(pluginDir, { recursive: true });
-  const kubelet = new FakeKubelet({ dir: pluginDir });
-  await kubelet.start();
+  const { pluginDir, kubelet } = await kubeletIn(dir, 'idle');
   const controller = new AbortController();
   const fired: Array<{ at: number; period: number }> = [];
   const realSetInterval = globalThis.setInterval;

@@ -98,7 +98,9 @@ async function restartsAllocateRss(dir: string, restarts: number, allocations: n
     emit('allocate_ms', { p50: percentile(alloc, 50), p99: percentile(alloc, 99) }, 'ms', { calls: allocations });
 
     const latency: number[] = [];
+    const rssSeries: number[] = [];
     for (let i = 0; i < restarts; i++) {
+      if (i % Math.max(1, Math.floor(restarts / 4)) === 0) rssSeries.push(rssMiB(child.pid!));
       await kubelet.restart();
       const generation = kubelet.generation;
       await until(() => kubelet.registrations.some((r) => r.generation === generation) && kubelet.allocatable(RESOURCE) === 1);
@@ -115,6 +117,8 @@ async function restartsAllocateRss(dir: string, restarts: number, allocations: n
     const rssEnd = rssMiB(child.pid!);
     emit('rss_mib', { after_start: rssStart, after_restarts: rssEnd, growth: Number((rssEnd - rssStart).toFixed(1)) }, 'MiB', {
       restarts,
+      // RSS at each quarter of the restarts: a leak keeps climbing, heap sizing levels off.
+      series: rssSeries,
       target: 'growth < 5',
     });
   } finally {

@@ -11,6 +11,7 @@ import { clientNodeApi } from '../../src/labeller/client-node-api.js';
 import { NodeLabeller } from '../../src/labeller/labeller.js';
 import { FakeApiServer } from '../fakes/apiserver.js';
 import { scaledClock } from '../fakes/labeller-clock.js';
+import { shippedNodeFlags } from '../helpers/shipped-node.js';
 
 const root = path.resolve('test/fixtures/roots/scw-em-rv1');
 const BOARD = 'riseproject.dev/board';
@@ -100,14 +101,14 @@ export async function benchLabeller(): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'labeller-bench-rss-'));
   const kubeconfig = path.join(dir, 'kubeconfig');
   await writeFile(kubeconfig, api.kubeconfig('tok'));
-  const child = spawn(process.execPath, [path.resolve('dist/src/cli.js'), 'node-labeller', '--kubeconfig', kubeconfig, '--node-name', 'rv-1', '--root', root, '--config', path.join(dir, 'none.yaml')], { stdio: 'ignore', env: { ...process.env, NOTIFY_SOCKET: '' } });
+  const child = spawn(process.execPath, [...shippedNodeFlags(), path.resolve('dist/src/cli.js'), 'node-labeller', '--kubeconfig', kubeconfig, '--node-name', 'rv-1', '--root', root, '--config', path.join(dir, 'none.yaml')], { stdio: 'ignore', env: { ...process.env, NOTIFY_SOCKET: '' } });
   try {
     await writeFile(path.join(dir, 'none.yaml'), '');
     await until(() => api.nodes.get('rv-1')?.metadata.labels[BOARD] !== undefined);
     await new Promise((r) => setTimeout(r, 500));
     const status = await readFile(`/proc/${child.pid ?? 0}/status`, 'utf8');
     const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 'NaN');
-    emit({ figure: 'rss_after_start_mib', value: Math.round(kb / 102.4) / 10, note: `node ${process.version}, after labelling` });
+    emit({ figure: 'rss_after_start_mib', value: Math.round(kb / 102.4) / 10, note: `node ${process.version} ${shippedNodeFlags().join(' ')}, after labelling` });
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));

@@ -1,0 +1,36 @@
+// The command line as a user meets it, through a real child process.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import test from 'ava';
+
+const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI; closeStdout closes our end of its stdout pipe before it can write a byte. */
+function run(args: string[], options: { closeStdout?: boolean } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    if (options.closeStdout) child.stdout.destroy();
+    else child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+test('--help wraps descriptions between words', async (t) => {
+  const { code, stdout } = await run(['--help']);
+  t.is(code, 0);
+  // Each description must keep its words whole when it runs onto a second line.
+  t.regex(stdout, /\briseproject\.com\/runner\b/);
+  t.regex(stdout, /\beffect\b/);
+  for (const line of stdout.split('\n')) t.true(line.length <= 100, `line longer than the 100-column wrap: ${line}`);
+});

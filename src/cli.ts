@@ -42,7 +42,20 @@ function makeRuntime(signal: AbortSignal): Runtime {
   };
 }
 
+/** Output errors: a closed stdout ends the command, a lost stderr must not end a daemon. */
+function handleOutputErrors(): void {
+  // A reader that stops early (`detect | head -1`) closes the pipe. It has what it wanted, so end
+  // quietly with 0 rather than print a stack trace for an unhandled EPIPE.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+  // Logs go to stderr. If its reader is gone, a daemon goes on without its log rather than exit.
+  process.stderr.on('error', () => undefined);
+}
+
 async function main(): Promise<void> {
+  handleOutputErrors();
   const controller = new AbortController();
   let signals = 0;
   const onSignal = (name: NodeJS.Signals): void => {

@@ -1,9 +1,11 @@
-// The command line as a user meets it, through a real child process.
+// The command line as a user meets it: help text and pipes, through a real child process.
 import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+const fixtures = path.resolve('test/fixtures');
 
 interface Run {
   code: number | null;
@@ -33,4 +35,11 @@ test('--help wraps descriptions between words', async (t) => {
   t.regex(stdout, /\briseproject\.com\/runner\b/);
   t.regex(stdout, /\beffect\b/);
   for (const line of stdout.split('\n')) t.true(line.length <= 100, `line longer than the 100-column wrap: ${line}`);
+});
+
+test('detect into a pipe its reader already closed: exit 0, no stack trace', async (t) => {
+  const args = ['detect', '--config', path.join(fixtures, 'labeller/empty-config.yaml'), '--root', path.join(fixtures, 'roots/scw-em-rv1')];
+  const result = await run(args, { closeStdout: true });
+  t.is(result.code, 0, result.stderr);
+  t.is(result.stderr, '');
 });

@@ -82,7 +82,11 @@ async function main(): Promise<void> {
   } as const;
 
   let exitCode = 0;
-  await yargs(hideBin(process.argv))
+  const args = hideBin(process.argv);
+  // yargs renders the whole help text once a command has started, to cache it. Wrapping that text
+  // costs a daemon's start about 8 ms, so it is wrapped only when it is going to be shown.
+  const showsHelp = args.includes('--help') || args.includes('-h');
+  await yargs(args)
     .scriptName('riscv-runner-node')
     .env('RISCV_RUNNER_NODE')
     .strict()
@@ -195,7 +199,7 @@ async function main(): Promise<void> {
       // Thrown so that no command runs with the flags it could not understand.
       throw new UsageError(msg);
     })
-    .wrap(100)
+    .wrap(showsHelp ? 100 : null)
     .help()
     .version()
     .parseAsync();

@@ -113,6 +113,16 @@ def main():
         if not ok:
             failures.append(name)
 
+    def finish(daemon, proc, notify, ready, rss):
+        """Stops one run of a daemon and keeps its figures; returns its exit code, output and STATUS lines."""
+        status = [m for m in notify.messages if m.startswith("STATUS=")]
+        code, out = stop(proc)
+        notify.close()
+        if ready is not None:
+            results[f"{daemon}_ready_s"].append(round(ready, 3))
+            results[f"{daemon}_rss_kib"].append(rss)
+        return code, out, status
+
     work = tempfile.mkdtemp(prefix="rrn-smoke-")
     dp = os.path.join(work, "device-plugins")
     state = os.path.join(work, "kubelet.json")
@@ -132,12 +142,7 @@ def main():
                 seen = json.load(f)
             devices = seen.get("devices", {}).get("riseproject.com/runner", [])
             registered = any(d.get("ID") == "runner-0" and d.get("health") == "Healthy" for d in devices)
-            status = [m for m in notify.messages if m.startswith("STATUS=")]
-            code, out = stop(proc)
-            notify.close()
-            if ready is not None:
-                results["plugin_ready_s"].append(round(ready, 3))
-                results["plugin_rss_kib"].append(rss)
+            code, out, status = finish("plugin", proc, notify, ready, rss)
             if run == 0 or ready is None or code != 0:
                 check("device plugin sent READY=1", ready is not None, f"{ready:.3f} s after start" if ready else "")
                 check("kubelet stand-in saw riseproject.com/runner with runner-0 Healthy", registered)
@@ -173,12 +178,7 @@ def main():
                                          {}, notify, opts.ready_timeout)
                 synced = notify.wait_until(lambda m: m.startswith("STATUS=") and "(in sync)" in m, 30)
                 rss = peak_rss_kib(proc.pid) if proc.poll() is None else 0
-                status = [m for m in notify.messages if m.startswith("STATUS=")]
-                code, out = stop(proc)
-                notify.close()
-                if ready is not None:
-                    results["labeller_ready_s"].append(round(ready, 3))
-                    results["labeller_rss_kib"].append(rss)
+                code, out, status = finish("labeller", proc, notify, ready, rss)
                 if run == 0 or ready is None:
                     check("node labeller sent READY=1", ready is not None, f"{ready:.3f} s after start" if ready else "")
                     check("labeller patched the node (STATUS in sync)", synced is not None, status[-1] if status else "")

@@ -82,11 +82,7 @@ async function main(): Promise<void> {
   } as const;
 
   let exitCode = 0;
-  const args = hideBin(process.argv);
-  // yargs renders the whole help text once a command has started, to cache it. Wrapping that text
-  // costs a daemon's start about 8 ms, so it is wrapped only when it is going to be shown.
-  const showsHelp = args.includes('--help') || args.includes('-h');
-  await yargs(args)
+  await yargs(hideBin(process.argv))
     .scriptName('riscv-runner-node')
     .env('RISCV_RUNNER_NODE')
     .strict()
@@ -199,7 +195,10 @@ async function main(): Promise<void> {
       // Thrown so that no command runs with the flags it could not understand.
       throw new UsageError(msg);
     })
-    .wrap(showsHelp ? 100 : null)
+    // Help is not wrapped: yargs' ESM build wraps at a fixed column, cutting words in two
+    // (yargs/yargs#2112), and the cliui that wraps between words costs every daemon start
+    // about 10 ms, since yargs renders a command's help each time the command starts.
+    .wrap(null)
     .help()
     .version()
     .parseAsync();

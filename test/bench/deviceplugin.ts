@@ -40,8 +40,6 @@ function mib(bytes: number): number {
 interface ProbedMemory {
   rss: number;
   heapUsed: number;
-  heapTotal: number;
-  external: number;
 }
 
 /** RSS and heap of a child started with the memory probe, read after a full GC in the child. */
@@ -51,8 +49,8 @@ async function probeMemory(child: ChildProcess, file: string): Promise<ProbedMem
   const end = Date.now() + 10_000;
   for (;;) {
     try {
-      const m = JSON.parse(await readFile(file, 'utf8')) as { rssKiB: number; heapUsed: number; heapTotal: number; external: number };
-      return { rss: mib(m.rssKiB * 1024), heapUsed: mib(m.heapUsed), heapTotal: mib(m.heapTotal), external: mib(m.external) };
+      const m = JSON.parse(await readFile(file, 'utf8')) as { rssKiB: number; heapUsed: number };
+      return { rss: mib(m.rssKiB * 1024), heapUsed: mib(m.heapUsed) };
     } catch {
       if (Date.now() > end) throw new Error('bench: the memory probe did not answer');
       await new Promise((r) => setTimeout(r, 10));

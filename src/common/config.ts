@@ -18,6 +18,44 @@ export interface DevicePluginConfig {
   maintenanceFile: string;
   /** Environment added to every container that is allocated a runner device. */
   allocateEnv: Record<string, string>;
+  /** spookd's virtual devices (deviceplugin.virtual), inline or read from its own file. */
+  virtual: VirtualConfig | undefined;
+  /** smarter-device-manager's /dev entries (deviceplugin.dev), inline or read from its own file. */
+  dev: DevConfig | undefined;
+}
+
+/** One device of a spookd mapping: a resource name, an instance ID, and the env it gives. */
+export interface VirtualDevice {
+  resourceName: string;
+  instanceID: string;
+  env: Record<string, string>;
+}
+
+export interface VirtualMapping {
+  /** Host (or Node) names the mapping applies to, compared case-insensitively. */
+  hosts: string[];
+  devices: VirtualDevice[];
+}
+
+export interface VirtualConfig {
+  deviceMapping: VirtualMapping[];
+  /** Where it was read, for messages: the peer's own file, or undefined when inline. */
+  file: string | undefined;
+}
+
+/** One smarter-device-manager item: an unanchored regular expression over /dev entries. */
+export interface DevMatch {
+  devicematch: string;
+  /** How many containers may share each matched entry; 0 registers it with no devices. */
+  nummaxdevices: number;
+}
+
+export interface DevConfig {
+  /** Resource prefix, smarter's "smarter-devices". */
+  prefix: string;
+  devices: DevMatch[];
+  /** Where the list was read, for messages: smarter's own conf.yaml, or undefined when inline. */
+  file: string | undefined;
 }
 
 export interface LabelFamilies {
@@ -65,6 +103,8 @@ export function defaultConfig(): Config {
       socketName: 'rise-riscv-runner.sock',
       maintenanceFile: '/etc/riscv-runner-node/maintenance',
       allocateEnv: {},
+      virtual: undefined,
+      dev: undefined,
     },
     labeller: {
       boardMap: {},

@@ -25,7 +25,7 @@ function stderrIsJournal(value: string | undefined): boolean {
   }
 }
 
-function makeRuntime(signal: AbortSignal): Runtime {
+function makeRuntime(signal: AbortSignal, reloadListeners: Set<() => void>): Runtime {
   const here = path.dirname(fileURLToPath(import.meta.url));
   return {
     env: process.env,
@@ -38,6 +38,12 @@ function makeRuntime(signal: AbortSignal): Runtime {
     // Packaged: /usr/lib/riscv-runner-node/native next to the bundle; from a checkout: ./native.
     nativeDirs: [path.join(here, 'native', 'sd-notify'), path.join(here, '..', '..', 'native', 'sd-notify')],
     clock: systemClock,
+    // hrtime is CLOCK_MONOTONIC on Linux, the clock systemd compares MONOTONIC_USEC with.
+    monotonicUsec: () => process.hrtime.bigint() / 1000n,
+    onReload: (listener) => {
+      reloadListeners.add(listener);
+      return () => reloadListeners.delete(listener);
+    },
     signal,
   };
 }
@@ -67,7 +73,15 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  const rt = makeRuntime(controller.signal);
+  // SIGHUP asks a daemon that reloads (the device plugin) to read its config again; any other
+  // command keeps the default meaning of a hangup and stops.
+  const reloadListeners = new Set<() => void>();
+  const onHangup = (): void => {
+    if (reloadListeners.size === 0) onSignal('SIGHUP');
+    for (const listener of [...reloadListeners]) listener();
+  };
+  process.on('SIGHUP', onHangup);
+  const rt = makeRuntime(controller.signal, reloadListeners);
   const env = process.env;
 
   const configOption = {
@@ -205,6 +219,7 @@ async function main(): Promise<void> {
 
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
+  process.off('SIGHUP', onHangup);
   process.exitCode = exitCode;
 }
 

@@ -21,13 +21,18 @@ export class Wakeup {
     for (const w of waiters) w();
   }
 
-  /** Resolves true when woken, false on timeout or abort. Leaves no timer or listener behind. */
-  async wait(clock: Clock, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
+  /**
+   * Resolves true when woken, false on timeout or abort. Leaves no timer or listener behind.
+   * Without a timeout no timer is set at all: whoever wakes us (a shared watch) owns the clock,
+   * so many sleepers cost no more wake-ups than one.
+   */
+  async wait(clock: Clock, timeoutMs: number | undefined, signal: AbortSignal): Promise<boolean> {
     if (this.pending) {
       this.pending = false;
       return true;
     }
     if (signal.aborted) return false;
+    if (timeoutMs === undefined) return this.waitUntimed(signal);
     const stopSleep = new AbortController();
     let woken = false;
     const onWake = (): void => {
@@ -45,10 +50,32 @@ export class Wakeup {
     }
     return woken;
   }
+
+  private waitUntimed(signal: AbortSignal): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const finish = (woken: boolean): void => {
+        signal.removeEventListener('abort', onAbort);
+        this.waiters = this.waiters.filter((w) => w !== onWake);
+        resolve(woken);
+      };
+      const onWake = (): void => finish(true);
+      const onAbort = (): void => finish(false);
+      this.waiters.push(onWake);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Sleepers right now: a leak shows up here. */
+  get waiting(): number {
+    return this.waiters.length;
+  }
 }
 
 export interface DirectoryWatchOptions {
-  /** How often to look even without an event: inotify events can be missed or the dir replaced. */
+  /**
+   * How often to look even without an event: inotify events can be missed or the dir replaced.
+   * 0: no timer of its own; the owner calls tick() from a timer it shares among many watches.
+   */
   intervalMs: number;
   /** Called for every event and every tick; cheap state checks belong there. */
   onChange: (filename: string | undefined) => void;
@@ -64,7 +91,7 @@ export class DirectoryWatch {
   private watcher: FSWatcher | undefined;
   /** True while the watcher is on an ancestor standing in for the missing directory. */
   private onAncestor = false;
-  private readonly timer: NodeJS.Timeout;
+  private readonly timer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
@@ -72,10 +99,14 @@ export class DirectoryWatch {
     private readonly options: DirectoryWatchOptions,
   ) {
     this.attach();
-    this.timer = setInterval(() => {
-      if (!this.watcher || this.onAncestor) this.attach();
-      this.options.onChange(undefined);
-    }, options.intervalMs);
+    this.timer = options.intervalMs > 0 ? setInterval(() => this.tick(), options.intervalMs) : undefined;
+  }
+
+  /** The periodic look: re-attach if the directory came or went, then report a change-or-not. */
+  tick(): void {
+    if (this.closed) return;
+    if (!this.watcher || this.onAncestor) this.attach();
+    this.options.onChange(undefined);
   }
 
   /** True when inotify is on the directory itself. */

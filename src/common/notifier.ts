@@ -14,6 +14,11 @@ export interface Notifier {
   watchdog(): void;
   /** STOPPING=1: shutdown has begun. */
   stopping(): void;
+  /**
+   * RELOADING=1 with MONOTONIC_USEC (CLOCK_MONOTONIC, µs): a reload has begun; READY=1 ends it.
+   * Type=notify-reload units need both, or `systemctl reload` waits out its timeout.
+   */
+  reloading(monotonicUsec: bigint): void;
   /** Resolves once every message so far has been handed to the service manager. */
   flush(): Promise<void>;
   /** Which way messages travel, for logs and tests. */
@@ -26,6 +31,7 @@ export const nullNotifier: Notifier = {
   status: () => undefined,
   watchdog: () => undefined,
   stopping: () => undefined,
+  reloading: () => undefined,
   flush: () => Promise.resolve(),
   backend: 'none',
 };
@@ -102,6 +108,8 @@ function bindingNotifier(binding: SdNotifyBinding, logger: Logger): Notifier {
     status: (text) => send(`STATUS=${oneLine(text)}`),
     watchdog: () => send('WATCHDOG=1'),
     stopping: () => send('STOPPING=1'),
+    // One datagram: systemd must see both assignments together.
+    reloading: (usec) => send(`RELOADING=1\nMONOTONIC_USEC=${usec}`),
     flush: () => Promise.resolve(),
     backend: 'sd-notify',
   };
@@ -115,11 +123,11 @@ function commandNotifier(
   // One systemd-notify at a time, in order: READY must not overtake the STATUS sent before it.
   let queue: Promise<void> = Promise.resolve();
   let failed = false;
-  const send = (assignment: string): void => {
+  const send = (...assignments: string[]): void => {
     queue = queue.then(
       () =>
         new Promise<void>((resolve) => {
-          const child = spawn(command, [assignment], { env: { ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+          const child = spawn(command, assignments, { env: { ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
           let stderr = '';
           child.stderr.setEncoding('utf8');
           child.stderr.on('data', (chunk: string) => {
@@ -146,6 +154,8 @@ function commandNotifier(
     status: (text) => send(`STATUS=${oneLine(text)}`),
     watchdog: () => send('WATCHDOG=1'),
     stopping: () => send('STOPPING=1'),
+    // systemd-notify sends all its arguments in one message.
+    reloading: (usec) => send('RELOADING=1', `MONOTONIC_USEC=${usec}`),
     flush: () => queue,
     backend: 'systemd-notify',
   };

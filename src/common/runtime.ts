@@ -15,6 +15,13 @@ export interface Runtime {
   /** Where packaged native builds live (node-v<abi>/notify.node). */
   nativeDirs: readonly string[];
   clock: Clock;
+  /** CLOCK_MONOTONIC in µs, as systemd's MONOTONIC_USEC wants it. */
+  monotonicUsec: () => bigint;
+  /**
+   * Subscribes to reload requests (SIGHUP, which `systemctl reload` sends to a notify-reload
+   * unit); returns the unsubscribe function.
+   */
+  onReload: (listener: () => void) => () => void;
   /** Aborted on SIGTERM or SIGINT: daemons stop serving, clean up and return. */
   signal: AbortSignal;
 }

@@ -14,3 +14,8 @@ export async function configFromFlag(flag: string | undefined): Promise<{ file: 
 export function pick<T>(flag: T | undefined, fromConfig: T): T {
   return flag === undefined ? fromConfig : flag;
 }
+
+/** The Node this host is: --node-name (or NODE_NAME), then the config, then the host name lowercased as the kubelet does. */
+export function nodeNameFrom(flag: string | undefined, config: Config, hostname: string): string {
+  return flag ?? config.nodeName ?? hostname.toLowerCase();
+}

@@ -1,13 +1,14 @@
 // `riscv-runner-node device-plugin`: resolves settings (flag > env > config > default) and runs the plugin.
 import path from 'node:path';
-import { deviceCountProblem, socketNameProblem } from '../common/config.js';
+import { deviceCountProblem, socketNameProblem, type Config, type DevicePluginConfig } from '../common/config.js';
 import { loggerFor, notifierFor, startWatchdog } from '../common/daemon.js';
 import { ConfigError, EXIT_CONFIG } from '../common/errors.js';
 import { extendedResourceNameProblem } from '../common/labels.js';
 import { isLogLevel } from '../common/logger.js';
 import type { Runtime } from '../common/runtime.js';
-import { configFromFlag, pick } from '../common/settings.js';
-import { DEFAULT_RECHECK_MS, startDevicePlugin, type DevicePluginSettings } from './daemon.js';
+import { configFromFlag, nodeNameFrom, pick } from '../common/settings.js';
+import { DEFAULT_DEV_RESCAN_MS, DEFAULT_RECHECK_MS, startDevicePlugin, type DevicePluginSettings } from './daemon.js';
+import { MAX_SOCKET_PATH } from './sources/index.js';
 
 export interface DevicePluginArgs {
   config: string | undefined;
@@ -17,14 +18,13 @@ export interface DevicePluginArgs {
   deviceCount: number | undefined;
   socketName: string | undefined;
   maintenanceFile: string | undefined;
+  /** Filesystem root /dev is read from; answers keep the real paths. */
+  root?: string;
+  nodeName?: string | undefined;
 }
 
-// sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
-const MAX_SOCKET_PATH = 107;
-
-/** Validates flags the way the config file is validated; every problem names its flag. */
-export async function resolveDevicePluginSettings(args: DevicePluginArgs): Promise<{ settings: DevicePluginSettings; logLevel: string }> {
-  const { file, config } = await configFromFlag(args.config);
+/** The flags that override the runner section of the config, checked as the config file is. */
+function flagProblems(args: DevicePluginArgs): string[] {
   const problems: string[] = [];
   const flag = (name: string, value: unknown, problem: string): void => {
     problems.push(`--${name} ${typeof value === 'string' ? `'${value}'` : String(value)} ${problem}`);
@@ -47,24 +47,49 @@ export async function resolveDevicePluginSettings(args: DevicePluginArgs): Promi
   if (args.logLevel !== undefined && !isLogLevel(args.logLevel)) {
     flag('log-level', args.logLevel, 'is not one of error, warn, info, debug');
   }
+  return problems;
+}
+
+/** The plugin's section of a config with the flags laid over it; reload lays them over again. */
+function withFlags(config: Config, args: DevicePluginArgs): DevicePluginConfig {
+  const dp = config.deviceplugin;
+  return {
+    ...dp,
+    resourceName: pick(args.resourceName, dp.resourceName),
+    deviceCount: pick(args.deviceCount, dp.deviceCount),
+    socketName: pick(args.socketName, dp.socketName),
+    maintenanceFile: pick(args.maintenanceFile, dp.maintenanceFile),
+  };
+}
+
+/** Validates flags the way the config file is validated; every problem names its flag. */
+export async function resolveDevicePluginSettings(
+  args: DevicePluginArgs,
+  hostname = '',
+): Promise<{ settings: DevicePluginSettings; logLevel: string }> {
+  const { file, config } = await configFromFlag(args.config);
+  const problems = flagProblems(args);
   const dir = path.resolve(args.devicePluginDir);
-  const socketName = pick(args.socketName, config.deviceplugin.socketName);
-  const socketPath = path.join(dir, socketName);
+  const dp = withFlags(config, args);
+  const socketPath = path.join(dir, dp.socketName);
   if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
     problems.push(`socket path ${socketPath} is longer than ${MAX_SOCKET_PATH} bytes, the limit of a unix socket path; use a shorter --device-plugin-dir or socketName`);
   }
   if (problems.length > 0) throw new ConfigError(problems.map((p) => `device-plugin: ${p} (config ${file})`).join('\n'));
+  const configFile = args.config ?? file;
   return {
     logLevel: pick(args.logLevel, config.logLevel),
     settings: {
       dir,
-      socketName,
       kubeletSocketName: 'kubelet.sock',
-      resourceName: pick(args.resourceName, config.deviceplugin.resourceName),
-      deviceCount: pick(args.deviceCount, config.deviceplugin.deviceCount),
-      maintenanceFile: pick(args.maintenanceFile, config.deviceplugin.maintenanceFile),
-      allocateEnv: config.deviceplugin.allocateEnv,
+      root: path.resolve(args.root ?? '/'),
+      names: { nodeName: nodeNameFrom(args.nodeName, config, hostname), hostName: hostname },
+      config: dp,
+      configFile,
+      // A config file named on the command line must stay; the default one may come and go.
+      reloadConfig: async () => withFlags((await configFromFlag(args.config)).config, args),
       recheckMs: DEFAULT_RECHECK_MS,
+      devRescanMs: DEFAULT_DEV_RESCAN_MS,
     },
   };
 }
@@ -72,7 +97,7 @@ export async function resolveDevicePluginSettings(args: DevicePluginArgs): Promi
 export async function runDevicePluginCommand(args: DevicePluginArgs, rt: Runtime): Promise<number> {
   let resolved;
   try {
-    resolved = await resolveDevicePluginSettings(args);
+    resolved = await resolveDevicePluginSettings(args, rt.hostname);
   } catch (err) {
     if (err instanceof ConfigError) {
       rt.stderr(`${err.message}\n`);
@@ -84,13 +109,20 @@ export async function runDevicePluginCommand(args: DevicePluginArgs, rt: Runtime
   const logger = loggerFor(rt, level);
   const notifier = notifierFor(rt, logger);
   const { settings } = resolved;
+  const dp = settings.config;
+  const extra = [dp.virtual ? 'virtual devices' : '', dp.dev ? `/dev entries under ${path.join(settings.root, 'dev')}` : ''].filter(Boolean);
   logger.info(
-    `starting device plugin: ${settings.resourceName} × ${settings.deviceCount} on ${path.join(settings.dir, settings.socketName)}` +
-      ` (maintenance flag ${settings.maintenanceFile}, notify: ${notifier.backend})`,
+    `starting device plugin: ${dp.resourceName} × ${dp.deviceCount} on ${path.join(settings.dir, dp.socketName)}` +
+      `${extra.length ? `, plus ${extra.join(' and ')}` : ''}` +
+      ` (maintenance flag ${dp.maintenanceFile}, notify: ${notifier.backend})`,
   );
   const stopWatchdog = startWatchdog(rt, notifier, logger);
   try {
-    const plugin = await startDevicePlugin(settings, { clock: rt.clock, logger, notifier }, rt.signal);
+    const plugin = await startDevicePlugin(
+      settings,
+      { clock: rt.clock, logger, notifier, monotonicUsec: rt.monotonicUsec, onReload: rt.onReload },
+      rt.signal,
+    );
     await plugin.done;
   } finally {
     stopWatchdog();

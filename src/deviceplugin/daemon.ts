@@ -1,42 +1,80 @@
-// Wires discovery, the device store, the handlers and the lifecycle into the running device plugin.
+// Wires discovery, the resource manager and the watches into the running device plugin, and owns reload and shutdown.
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Clock } from '../common/clock.js';
+import type { DevicePluginConfig } from '../common/config.js';
 import { DirectoryWatch } from '../common/dirwatch.js';
+import { ConfigError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { describeError } from '../common/logger.js';
 import type { Notifier } from '../common/notifier.js';
-import { DeviceStore } from './device-store.js';
-import { healthyCount, maintenanceFlagPresent, runnerDevices } from './devices.js';
-import { grpcCodeName } from './kubelet-client.js';
-import { PluginLifecycle } from './lifecycle.js';
-import { addDevicePluginService, createDevicePluginHandlers, PLUGIN_OPTIONS } from './service.js';
+import { maintenanceFlagPresent } from './devices.js';
+import { KubeletWatch } from './kubelet-watch.js';
+import { ResourceManager } from './manager.js';
+import type { Discovery, ResourceSpec } from './resource.js';
+import { discover } from './sources/index.js';
+import type { NodeNames } from './sources/types.js';
+import { statusLine } from './status.js';
 
 export interface DevicePluginSettings {
+  /** The device-plugins directory: kubelet.sock and every resource's socket. */
   dir: string;
-  socketName: string;
   kubeletSocketName: string;
-  resourceName: string;
-  deviceCount: number;
-  maintenanceFile: string;
-  allocateEnv: Readonly<Record<string, string>>;
-  /** Backstop period for the socket and flag checks; also the longest idle sleep. */
+  /** Filesystem root discovery reads /dev from. */
+  root: string;
+  names: NodeNames;
+  /** The config in effect at start, flags applied. */
+  config: DevicePluginConfig;
+  /** The config file, watched; undefined when there is none to watch. */
+  configFile: string | undefined;
+  /** Reads the config again (file and the peers' files it names), flags applied; throws ConfigError. */
+  reloadConfig: (() => Promise<DevicePluginConfig>) | undefined;
+  /** The one backstop timer: socket checks, flag and config checks. Also the longest idle sleep. */
   recheckMs: number;
+  /** How often /dev is scanned again even without an inotify event. */
+  devRescanMs: number;
 }
 
 export const DEFAULT_RECHECK_MS = 5000;
+export const DEFAULT_DEV_RESCAN_MS = 60_000;
 
 export interface DevicePluginDeps {
   clock: Clock;
   logger: Logger;
   notifier: Notifier;
   random?: () => number;
+  /** CLOCK_MONOTONIC in µs for RELOADING=1. */
+  monotonicUsec?: () => bigint;
+  /** Subscribes to reload requests (SIGHUP); returns the unsubscribe function. */
+  onReload?: (listener: () => void) => () => void;
 }
 
 export interface RunningDevicePlugin {
-  /** Resolves once the plugin has stopped serving and removed its socket. */
+  /** Resolves once every resource has withdrawn its devices and removed its socket. */
   done: Promise<void>;
-  store: DeviceStore;
-  lifecycle: PluginLifecycle;
+  manager: ResourceManager;
+  /** Runs a reload now, as SIGHUP does; resolves when it has been applied (or refused). */
+  reload: () => Promise<void>;
+  /** Runs discovery again without re-reading the config; resolves when applied. */
+  rediscover: () => Promise<void>;
+  /** Discovery passes so far, and how the last reload went. */
+  stats: () => { passes: number; reloads: number; reloadError: string | undefined };
+}
+
+/** What a pass must do beyond discovery: re-read the config, and tell systemd of a reload. */
+interface PassRequest {
+  config: boolean;
+  fromSignal: boolean;
+}
+
+/** A file's identity and content age: a rename over it, or a write, changes it. */
+async function fingerprint(file: string): Promise<string> {
+  try {
+    const st = await stat(file);
+    return `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? 'error';
+  }
 }
 
 export async function startDevicePlugin(
@@ -45,125 +83,303 @@ export async function startDevicePlugin(
   signal: AbortSignal,
 ): Promise<RunningDevicePlugin> {
   const { logger, notifier } = deps;
-  let maintenance = await maintenanceFlagPresent(settings.maintenanceFile);
-  const store = new DeviceStore(runnerDevices(settings.deviceCount, maintenance));
-  if (maintenance) logger.warn(`maintenance flag ${settings.maintenanceFile} is present: runner devices start Unhealthy`);
-
-  let phase: { kind: 'waiting' } | { kind: 'registered' } | { kind: 'failing'; attempt: number; cause: string } | { kind: 'starting' } = {
-    kind: 'starting',
-  };
+  let config = settings.config;
+  let maintenance = await maintenanceFlagPresent(config.maintenanceFile);
+  if (maintenance) logger.warn(`maintenance flag ${config.maintenanceFile} is present: runner devices start Unhealthy`);
+  let last: Discovery = { resources: [], warnings: [], refused: [] };
+  let reloadError: string | undefined;
+  let stopping = false;
   let ready = false;
-  const devicesText = (): string => {
-    const devices = store.get();
-    const note = maintenance ? ` (maintenance: ${settings.maintenanceFile} present)` : '';
-    return `${settings.resourceName} ${healthyCount(devices)}/${devices.length} healthy${note}`;
-  };
+  let passes = 0;
+  let reloads = 0;
+
   const updateStatus = (): void => {
-    switch (phase.kind) {
-      case 'starting':
-        notifier.status(`starting: ${devicesText()}`);
-        break;
-      case 'waiting':
-        notifier.status(`waiting for kubelet: ${path.join(settings.dir, settings.kubeletSocketName)} does not exist yet`);
-        break;
-      case 'failing':
-        notifier.status(`registering with kubelet (attempt ${phase.attempt} failed: ${phase.cause}); retrying`);
-        break;
-      case 'registered':
-        notifier.status(`registered with kubelet: ${devicesText()}`);
-        break;
-    }
+    notifier.status(
+      statusLine({
+        views: manager.views(),
+        refused: last.refused,
+        maintenanceFile: maintenance ? config.maintenanceFile : undefined,
+        reloadError,
+        stopping,
+      }),
+    );
   };
-
-  const lifecycle = new PluginLifecycle({
-    dir: settings.dir,
-    socketName: settings.socketName,
-    kubeletSocketName: settings.kubeletSocketName,
-    resourceName: settings.resourceName,
-    pluginOptions: PLUGIN_OPTIONS,
-    addServices: (server) =>
-      addDevicePluginService(
-        server,
-        createDevicePluginHandlers({
-          resourceName: settings.resourceName,
-          store,
-          allocateEnv: settings.allocateEnv,
-          logger,
-          onStreamEnded: () => lifecycle.hint(),
-        }),
-      ),
-    clock: deps.clock,
-    logger,
-    observer: {
-      waitingForKubelet: (socket) => {
-        logger.info(`waiting for kubelet: ${socket} does not exist yet`);
-        phase = { kind: 'waiting' };
-        updateStatus();
-      },
-      registered: (count) => {
-        logger.info(`registered with kubelet: ${devicesText()}${count > 1 ? ` (registration ${count})` : ''}`);
-        phase = { kind: 'registered' };
-        updateStatus();
-        if (!ready) notifier.ready();
-        ready = true;
-      },
-      registerFailed: (err, retryInMs, attempt) => {
-        const cause = `${grpcCodeName(err)}: ${describeError(err).replace(/^\d+ [A-Z_]+: /, '')}`;
-        // The first failures after a kubelet restart are routine (it is not listening yet).
-        const line = `failed to register with kubelet (attempt ${attempt}): ${cause}; retrying in ${retryInMs} ms`;
-        if (attempt >= 3) logger.warn(line);
-        else logger.debug(line);
-        phase = { kind: 'failing', attempt, cause };
-        updateStatus();
-      },
-      restarting: (reason) => {
-        logger.info(`kubelet restart noticed (${reason}): serving and registering again`);
-      },
-      serveFailed: (err, retryInMs) => {
-        logger.error(`failed to serve the device plugin: ${describeError(err)}; retrying in ${retryInMs} ms`);
-      },
-    },
-    recheckMs: settings.recheckMs,
-    registerTimeoutMs: 15_000,
-    probeTimeoutMs: 5_000,
-    registerBackoff: { initialMs: 20, maxMs: 10_000 },
-    ...(deps.random ? { random: deps.random } : {}),
-  });
-
-  // Maintenance: the flag file's directory is watched, so the change shows within a moment.
-  let checking: Promise<void> = Promise.resolve();
-  const checkFlag = (): void => {
-    checking = checking.then(async () => {
-      const now = await maintenanceFlagPresent(settings.maintenanceFile);
-      if (now === maintenance) return;
-      maintenance = now;
-      store.set(runnerDevices(settings.deviceCount, maintenance));
-      if (maintenance) logger.warn(`maintenance flag ${settings.maintenanceFile} appeared: runner devices are Unhealthy, no new runners`);
-      else logger.info(`maintenance flag ${settings.maintenanceFile} removed: runner devices are Healthy`);
+  // Many resources change phase together after a kubelet restart: one STATUS for the lot.
+  let statusQueued = false;
+  const queueStatus = (): void => {
+    if (statusQueued) return;
+    statusQueued = true;
+    setImmediate(() => {
+      statusQueued = false;
       updateStatus();
     });
   };
-  const flagName = path.basename(settings.maintenanceFile);
-  const flagWatch = new DirectoryWatch(path.dirname(settings.maintenanceFile), {
-    intervalMs: settings.recheckMs,
-    onChange: (name) => {
-      if (name === undefined || name === flagName) checkFlag();
+
+  const kubeletWatch = new KubeletWatch(settings.dir, {
+    intervalMs: 0,
+    onError: (err) => logger.debug(`watch of ${settings.dir} lost: ${err.message}`),
+  });
+  const manager = new ResourceManager({
+    dir: settings.dir,
+    kubeletSocketName: settings.kubeletSocketName,
+    watch: kubeletWatch,
+    clock: deps.clock,
+    logger,
+    onChange: queueStatus,
+    onRegistered: (name, count) => {
+      const spec = manager.views().find((v) => v.spec.name === name)?.spec;
+      const devices = spec ? ` (${spec.devices.filter((d) => d.health === 'Healthy').length}/${spec.devices.length} healthy)` : '';
+      logger.info(`registered ${name} with kubelet${devices}${count > 1 ? ` (registration ${count})` : ''}`);
+      // The runner slots are what the board is for: systemd hears READY once they are offered.
+      if (!ready && name === config.resourceName) {
+        ready = true;
+        notifier.ready();
+      }
     },
+    ...(deps.random ? { random: deps.random } : {}),
   });
 
-  updateStatus();
-  const onAbort = (): void => {
-    logger.info('stopping: closing the device plugin socket');
-    notifier.stopping();
-    notifier.status('stopping');
+  // Every trigger (signal, file change, /dev event, tick) funnels into one queue of passes, so
+  // discovery never runs twice at once and a burst of events costs one pass after the current.
+  let pending: PassRequest | undefined;
+  let working: Promise<void> | undefined;
+  const waiters: Array<() => void> = [];
+  const request = (req: PassRequest): Promise<void> => {
+    if (stopping) return Promise.resolve();
+    pending = pending ? { config: pending.config || req.config, fromSignal: pending.fromSignal || req.fromSignal } : req;
+    const applied = new Promise<void>((resolve) => waiters.push(resolve));
+    if (!working) working = drain();
+    return applied;
   };
-  signal.addEventListener('abort', onAbort, { once: true });
+  const drain = async (): Promise<void> => {
+    while (pending && !stopping) {
+      const req = pending;
+      pending = undefined;
+      const served = waiters.splice(0);
+      try {
+        await pass(req);
+      } catch (err) {
+        // A pass that throws is a bug, not bad input: keep serving what runs and say so.
+        logger.error(`failed to apply discovery: ${describeError(err)}`);
+      }
+      for (const resolve of served) resolve();
+    }
+    for (const resolve of waiters.splice(0)) resolve();
+    working = undefined;
+  };
 
-  const done = lifecycle.run(signal).finally(async () => {
-    flagWatch.close();
-    signal.removeEventListener('abort', onAbort);
-    await checking;
-    await notifier.flush();
+  const warned = new Set<string>();
+  const pass = async (req: PassRequest): Promise<void> => {
+    passes += 1;
+    if (req.fromSignal) notifier.reloading(deps.monotonicUsec?.() ?? BigInt(deps.clock.now()) * 1000n);
+    if (req.config && settings.reloadConfig) {
+      reloads += 1;
+      // Taken before the read: a write that lands during it shows as a change at the next look.
+      await watches.takeFingerprints();
+      try {
+        const next = await settings.reloadConfig();
+        if (reloadError !== undefined) logger.info('config reloaded: the new config is valid and in effect');
+        reloadError = undefined;
+        config = next;
+        watches.update();
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        const first = err.message.split('\n')[0] ?? err.message;
+        const more = err.message.split('\n').length - 1;
+        reloadError = more > 0 ? `${first} (and ${more} more)` : first;
+        logger.error(`config reload failed; still serving the previous config:\n${err.message}`);
+      }
+    }
+    const flag = await maintenanceFlagPresent(config.maintenanceFile);
+    if (flag !== maintenance) {
+      if (flag) logger.warn(`maintenance flag ${config.maintenanceFile} appeared: runner devices are Unhealthy, no new runners`);
+      else logger.info(`maintenance flag ${config.maintenanceFile} removed: runner devices are Healthy`);
+    }
+    maintenance = flag;
+    const found = await discover({
+      config,
+      names: settings.names,
+      root: settings.root,
+      socketDir: settings.dir,
+      maintenance,
+      previous: manager.views().map((v) => v.spec),
+    });
+    // Each warning once while it stays true, so a rescan every minute does not flood the journal.
+    const now = new Set([...found.warnings, ...found.refused.map((r) => `${r.name} is not served: ${r.reason}`)]);
+    for (const line of now) if (!warned.has(line)) logger.warn(line);
+    warned.clear();
+    for (const line of now) warned.add(line);
+    last = found;
+    const result = await manager.apply(found.resources);
+    const changes = [
+      result.started.length ? `started ${result.started.join(', ')}` : '',
+      result.updated.length ? `updated ${result.updated.join(', ')}` : '',
+      result.stopped.length ? `stopped ${result.stopped.join(', ')}` : '',
+    ].filter(Boolean);
+    if (changes.length > 0 && passes > 1) logger.info(`resources: ${changes.join('; ')}`);
+    watches.update();
+    if (req.fromSignal) notifier.ready();
+    updateStatus();
+  };
+
+  // Watches: the config file and the peers' files it names, the maintenance flag, and /dev where
+  // dev is configured. None has a timer of its own; one ticker serves them all.
+  const watches = new (class {
+    private byDir = new Map<string, DirectoryWatch>();
+    private fingerprints = new Map<string, string>();
+    private configFiles: string[] = [];
+    private devDirs: string[] = [];
+
+    update(): void {
+      const files = [settings.configFile, config.virtual?.file, config.dev?.file].filter((f): f is string => f !== undefined);
+      this.configFiles = files;
+      this.devDirs = config.dev ? devDirsToWatch(settings.root, manager.views().map((v) => v.spec)) : [];
+      const dirs = new Set([...files.map((f) => path.dirname(f)), path.dirname(config.maintenanceFile), ...this.devDirs]);
+      for (const [dir, watch] of this.byDir) {
+        if (!dirs.has(dir)) {
+          watch.close();
+          this.byDir.delete(dir);
+        }
+      }
+      for (const dir of dirs) {
+        if (this.byDir.has(dir)) continue;
+        this.byDir.set(dir, new DirectoryWatch(dir, { intervalMs: 0, onChange: (name) => this.changed(dir, name) }));
+      }
+    }
+
+    /**
+     * An inotify event names the file; undefined comes from a tick or from an ancestor standing
+     * in for a directory that did not exist yet (it may exist now): then stat what we care about.
+     */
+    private changed(dir: string, name: string | undefined): void {
+      if (name === undefined) {
+        void this.look();
+        return;
+      }
+      const file = path.join(dir, name);
+      if (this.configFiles.includes(file)) {
+        void this.checkConfig();
+      } else if (file === config.maintenanceFile) {
+        void request({ config: false, fromSignal: false });
+      } else if (this.devDirs.includes(dir)) {
+        devEvent();
+      }
+    }
+
+    async takeFingerprints(): Promise<void> {
+      for (const file of this.configFiles) this.fingerprints.set(file, await fingerprint(file));
+    }
+
+    /** Re-reads the config only when a file's identity or content age changed. */
+    async checkConfig(): Promise<void> {
+      let changed = false;
+      for (const file of this.configFiles) {
+        const print = await fingerprint(file);
+        if (this.fingerprints.has(file) && this.fingerprints.get(file) !== print) changed = true;
+        this.fingerprints.set(file, print);
+      }
+      if (changed) await request({ config: true, fromSignal: false });
+    }
+
+    private looking: Promise<void> | undefined;
+
+    /** The cheap checks (a few stats), at most one at a time however many watches ask. */
+    look(): Promise<void> {
+      this.looking ??= (async () => {
+        try {
+          await this.checkConfig();
+          if ((await maintenanceFlagPresent(config.maintenanceFile)) !== maintenance) await request({ config: false, fromSignal: false });
+        } finally {
+          this.looking = undefined;
+        }
+      })();
+      return this.looking;
+    }
+
+    tick(): void {
+      for (const watch of this.byDir.values()) watch.tick();
+      void this.look();
+    }
+
+    close(): void {
+      for (const watch of this.byDir.values()) watch.close();
+      this.byDir.clear();
+    }
+  })();
+
+  // udev creates a device's nodes and links in a burst: one pass for the burst.
+  let devTimer: NodeJS.Timeout | undefined;
+  const devEvent = (): void => {
+    if (devTimer) return;
+    devTimer = setTimeout(() => {
+      devTimer = undefined;
+      void request({ config: false, fromSignal: false });
+    }, 20);
+  };
+
+  let ticks = 0;
+  const ticksPerDevRescan = Math.max(1, Math.round(settings.devRescanMs / settings.recheckMs));
+  const ticker = setInterval(() => {
+    ticks += 1;
+    kubeletWatch.tick();
+    watches.tick();
+    if (config.dev && ticks % ticksPerDevRescan === 0) void request({ config: false, fromSignal: false });
+  }, settings.recheckMs);
+
+  const offReload = deps.onReload?.(() => {
+    logger.info('reload requested: reading the config again');
+    void request({ config: true, fromSignal: true });
   });
-  return { done, store, lifecycle };
+
+  watches.update();
+  await watches.takeFingerprints();
+  await request({ config: false, fromSignal: false });
+
+  const stopped = new Promise<void>((resolve) => {
+    const onAbort = async (): Promise<void> => {
+      stopping = true;
+      logger.info(`stopping: withdrawing the devices of ${manager.size} resource${manager.size === 1 ? '' : 's'} and closing their sockets`);
+      notifier.stopping();
+      updateStatus();
+      clearInterval(ticker);
+      clearTimeout(devTimer);
+      offReload?.();
+      await working;
+      await manager.stopAll();
+      watches.close();
+      kubeletWatch.close();
+      await notifier.flush();
+      resolve();
+    };
+    if (signal.aborted) void onAbort();
+    else signal.addEventListener('abort', () => void onAbort(), { once: true });
+  });
+
+  return {
+    done: stopped,
+    manager,
+    reload: () => request({ config: true, fromSignal: true }),
+    rediscover: () => request({ config: false, fromSignal: false }),
+    stats: () => ({ passes, reloads, reloadError }),
+  };
+}
+
+/**
+ * The /dev directories whose events can change what dev resources exist: /dev itself, each
+ * directory on the way to a served entry, and each served entry that is a directory. Never a
+ * device node itself: inotify reports every write through it, and a busy serial port would
+ * turn into a storm of rescans.
+ */
+export function devDirsToWatch(root: string, specs: readonly ResourceSpec[]): string[] {
+  const devDir = path.join(root, 'dev');
+  const dirs = new Set([devDir]);
+  for (const spec of specs) {
+    const entry = spec.devEntry;
+    if (entry === undefined) continue;
+    const parts = entry.split('/');
+    for (let i = 1; i < parts.length; i++) dirs.add(path.join(devDir, ...parts.slice(0, i)));
+    const isDirectory = spec.grant.kind === 'deviceNodes' && !(spec.grant.paths.length === 1 && spec.grant.paths[0] === `/dev/${entry}`);
+    if (isDirectory) dirs.add(path.join(devDir, entry));
+  }
+  return [...dirs].sort();
 }

@@ -1,14 +1,16 @@
-// Owns the plugin's socket: serve, prove it answers, register, notice a kubelet restart, do it again.
+// Owns one resource's socket: serve, prove it answers, register, notice a kubelet restart, do it again.
 import { lstat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Backoff } from '../common/backoff.js';
 import type { Clock } from '../common/clock.js';
-import { DirectoryWatch, Wakeup } from '../common/dirwatch.js';
+import { Wakeup } from '../common/dirwatch.js';
 import type { Logger } from '../common/logger.js';
 import { describeError } from '../common/logger.js';
 import type { DevicePluginOptions } from '../generated/v1beta1/DevicePluginOptions.js';
 import { probeDevicePlugin, registerWithKubelet } from './kubelet-client.js';
+import type { KubeletWatch } from './kubelet-watch.js';
+import type { StreamObserver } from './service.js';
 import { API_VERSION } from './proto.js';
 
 /** What the lifecycle reports, for logs and systemd status; it decides nothing. */
@@ -18,6 +20,8 @@ export interface LifecycleObserver {
   registerFailed(err: unknown, retryInMs: number, attempt: number): void;
   restarting(reason: string): void;
   serveFailed(err: unknown, retryInMs: number): void;
+  /** Every ListAndWatch stream ended from the kubelet's side while its socket stayed: it stopped. */
+  connectionLost(at: number): void;
 }
 
 export interface PluginLifecycleOptions {
@@ -28,12 +32,12 @@ export interface PluginLifecycleOptions {
   resourceName: string;
   pluginOptions: DevicePluginOptions;
   /** Adds the DevicePlugin service (and any other) to each new server. */
-  addServices: (server: grpc.Server) => void;
+  addServices: (server: grpc.Server, streams: StreamObserver) => void;
   clock: Clock;
   logger: Logger;
   observer: LifecycleObserver;
-  /** The backstop check when no inotify event comes; also the idle wake-up period. */
-  recheckMs: number;
+  /** The shared watch of the device-plugins directory: its events and ticks wake this server. */
+  watch: KubeletWatch;
   registerTimeoutMs: number;
   probeTimeoutMs: number;
   registerBackoff: { initialMs: number; maxMs: number };
@@ -60,6 +64,9 @@ export class PluginLifecycle {
   private servedId: FileId | undefined;
   private registeredKubeletId: FileId | undefined;
   private registrationCount = 0;
+  private openStreams = 0;
+  /** Bumped for every server we start, so stream events of an old one are told apart. */
+  private generation = 0;
 
   constructor(private readonly options: PluginLifecycleOptions) {
     this.ourSocket = path.join(options.dir, options.socketName);
@@ -75,19 +82,38 @@ export class PluginLifecycle {
     return this.registrationCount;
   }
 
-  /** Something suggests the kubelet went away (a ListAndWatch stream was cancelled): look now. */
+  /** Something suggests the kubelet changed: look now. */
   hint(): void {
     this.wakeup.wake();
+  }
+
+  /**
+   * The handlers' view of the kubelet's streams on the server of this generation. Streams of an
+   * older server (cancelled by our own teardown) no longer count.
+   */
+  private streamObserver(generation: number): StreamObserver {
+    return {
+      opened: () => {
+        if (generation === this.generation) this.openStreams += 1;
+      },
+      lost: () => {
+        if (generation !== this.generation) return;
+        this.openStreams = Math.max(0, this.openStreams - 1);
+        if (this.openStreams === 0) this.options.observer.connectionLost(this.options.clock.now());
+        this.wakeup.wake();
+      },
+    };
+  }
+
+  /** Open ListAndWatch streams right now. */
+  get streamCount(): number {
+    return this.openStreams;
   }
 
   /** Runs until the signal aborts; never throws for kubelet trouble, only retries. */
   async run(signal: AbortSignal): Promise<void> {
     const { options } = this;
-    const watch = new DirectoryWatch(options.dir, {
-      intervalMs: options.recheckMs,
-      onChange: () => this.wakeup.wake(),
-      onError: (err) => options.logger.debug(`watch of ${options.dir} lost: ${err.message}`),
-    });
+    const unsubscribe = options.watch.subscribe(() => this.wakeup.wake());
     const serveBackoff = new Backoff({ initialMs: 100, maxMs: 10_000, ...(options.random ? { random: options.random } : {}) });
     try {
       while (!signal.aborted) {
@@ -108,7 +134,7 @@ export class PluginLifecycle {
         await this.teardown();
       }
     } finally {
-      watch.close();
+      unsubscribe();
       await this.teardown();
     }
   }
@@ -119,7 +145,7 @@ export class PluginLifecycle {
       if ((await fileId(this.kubeletSocket)) !== undefined) return true;
       if (!told) this.options.observer.waitingForKubelet(this.kubeletSocket);
       told = true;
-      await this.wakeup.wait(this.options.clock, this.options.recheckMs, signal);
+      await this.wakeup.wait(this.options.clock, undefined, signal);
     }
     return false;
   }
@@ -129,7 +155,9 @@ export class PluginLifecycle {
     // channelz stays on here: grpc-js's forceShutdown only destroys the sessions it tracks
     // through channelz, so without it the kubelet's connection would outlive the server.
     const server = new grpc.Server();
-    this.options.addServices(server);
+    this.generation += 1;
+    this.openStreams = 0;
+    this.options.addServices(server, this.streamObserver(this.generation));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.bindAsync(`unix:${this.ourSocket}`, grpc.ServerCredentials.createInsecure(), (err) =>
@@ -199,14 +227,15 @@ export class PluginLifecycle {
         this.options.observer.restarting(reason);
         return;
       }
-      // The directory watch and its periodic tick wake us; the timeout is only a last resort.
-      await this.wakeup.wait(this.options.clock, this.options.recheckMs * 12, signal);
+      // The shared directory watch and its periodic tick wake us: no timer of our own.
+      await this.wakeup.wait(this.options.clock, undefined, signal);
     }
   }
 
   private async teardown(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    this.generation += 1;
     // forceShutdown cancels every call, so each ListAndWatch handler runs its cleanup. It also
     // unlinks the socket path synchronously (libuv closes a bound pipe that way), so a new
     // server bound after this line can never lose its socket to the old one.
@@ -216,6 +245,7 @@ export class PluginLifecycle {
     }
     this.servedId = undefined;
     this.registeredKubeletId = undefined;
+    this.openStreams = 0;
   }
 }
 

@@ -1,35 +1,51 @@
-// The DevicePlugin gRPC handlers: answers from a snapshot of the device store, no timers, no files.
+// The DevicePlugin gRPC handlers of one resource: answers from its store's snapshot, no timers, no files.
 import * as grpc from '@grpc/grpc-js';
 import type { DevicePluginHandlers } from '../generated/v1beta1/DevicePlugin.js';
 import type { DevicePluginOptions } from '../generated/v1beta1/DevicePluginOptions.js';
 import type { ContainerAllocateResponse } from '../generated/v1beta1/ContainerAllocateResponse.js';
 import type { ContainerPreferredAllocationResponse } from '../generated/v1beta1/ContainerPreferredAllocationResponse.js';
+import type { ListAndWatchResponse } from '../generated/v1beta1/ListAndWatchResponse.js';
 import type { Logger } from '../common/logger.js';
-import type { DeviceStore } from './device-store.js';
-import type { RunnerDevice } from './devices.js';
+import { containerAllocation } from './allocation.js';
+import type { Device } from './resource.js';
+import type { ResourceStore } from './resource-store.js';
 import { devicePluginApi } from './proto.js';
 
+/** What the handlers report about the kubelet's streams, for the lifecycle and STATUS. */
+export interface StreamObserver {
+  /** A ListAndWatch stream opened: the kubelet is connected. */
+  opened(): void;
+  /** A stream ended from the kubelet's side: it may have stopped or restarted. */
+  lost(): void;
+}
+
 export interface DevicePluginServiceOptions {
-  resourceName: string;
-  store: DeviceStore;
-  /** Environment given to every container allocated a runner device. */
-  allocateEnv: Readonly<Record<string, string>>;
+  store: ResourceStore;
   logger: Logger;
-  /** Called when a ListAndWatch stream ends from the kubelet's side: a hint that it may have restarted. */
-  onStreamEnded?: () => void;
+  streams?: StreamObserver;
 }
 
 /** What we tell the kubelet in Register and GetDevicePluginOptions. */
 export const PLUGIN_OPTIONS: Required<DevicePluginOptions> = {
-  // Nothing to prepare on the host before a runner container starts.
+  // Nothing to prepare on the host before a container starts.
   pre_start_required: false,
-  // With identical devices any choice is as good as another; the kubelet's own pick is fine.
+  // Runner slots, shares of a /dev entry and spookd's instances are interchangeable enough
+  // that the kubelet's own pick is fine.
   get_preferred_allocation_available: false,
 };
 
+function toWire(devices: readonly Device[]): ListAndWatchResponse {
+  return {
+    devices: devices.map((d) =>
+      d.numaNodes === undefined
+        ? { ID: d.ID, health: d.health }
+        : { ID: d.ID, health: d.health, topology: { nodes: d.numaNodes.map((n) => ({ ID: n })) } },
+    ),
+  };
+}
+
 export function createDevicePluginHandlers(options: DevicePluginServiceOptions): DevicePluginHandlers {
   const { store, logger } = options;
-  const toWire = (devices: readonly RunnerDevice[]) => ({ devices: devices.map((d) => ({ ID: d.ID, health: d.health })) });
 
   return {
     GetDevicePluginOptions(_call, callback) {
@@ -37,22 +53,25 @@ export function createDevicePluginHandlers(options: DevicePluginServiceOptions):
     },
 
     ListAndWatch(call) {
-      let last: readonly RunnerDevice[] | undefined;
-      const send = (devices: readonly RunnerDevice[]): void => {
-        // The store only fires on change, but a stream must also never repeat its own last list.
-        if (last === devices) return;
-        last = devices;
-        call.write(toWire(devices));
-      };
-      send(store.get());
-      const unsubscribe = store.subscribe(send);
       let ended = false;
+      let last: readonly Device[] | undefined;
+      const send = (devices: readonly Device[]): Promise<void> => {
+        // The store only fires on change, but a stream must also never repeat its own last list.
+        if (ended || last === devices) return Promise.resolve();
+        last = devices;
+        return new Promise<void>((resolve) => {
+          call.write(toWire(devices), () => resolve());
+        });
+      };
+      void send(store.devices());
+      const unsubscribe = store.subscribe(send);
+      options.streams?.opened();
       const cleanup = (reason: string): void => {
         if (ended) return;
         ended = true;
         unsubscribe();
-        logger.debug(`ListAndWatch stream ended (${reason})`);
-        if (reason === 'cancelled') options.onStreamEnded?.();
+        logger.debug(`ListAndWatch stream of ${store.get().name} ended (${reason})`);
+        if (reason === 'cancelled') options.streams?.lost();
       };
       call.on('cancelled', () => cleanup('cancelled'));
       call.on('error', () => cleanup('error'));
@@ -73,17 +92,16 @@ export function createDevicePluginHandlers(options: DevicePluginServiceOptions):
     },
 
     Allocate(call, callback) {
-      const known = new Set(store.get().map((d) => d.ID));
+      const spec = store.get();
       const container_responses: ContainerAllocateResponse[] = [];
       for (const req of call.request.container_requests) {
-        const unknown = req.devices_ids.filter((id) => !known.has(id));
-        if (unknown.length > 0) {
-          const message = `unknown device ${unknown.map((id) => `'${id}'`).join(', ')} for ${options.resourceName} (this node has ${[...known].join(', ') || 'none'})`;
-          logger.warn(`failed to allocate: ${message}`);
-          callback({ code: grpc.status.INVALID_ARGUMENT, details: message }, null);
+        const result = containerAllocation(spec, req.devices_ids);
+        if (!result.ok) {
+          logger.warn(`failed to allocate: ${result.message}`);
+          callback({ code: grpc.status.INVALID_ARGUMENT, details: result.message }, null);
           return;
         }
-        container_responses.push({ envs: { ...options.allocateEnv } });
+        container_responses.push(result.response);
       }
       callback(null, { container_responses });
     },

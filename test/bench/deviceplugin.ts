@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { systemClock } from '../../src/common/clock.js';
+import { defaultConfig } from '../../src/common/config.js';
 import { memoryLogger } from '../../src/common/logger.js';
 import { startDevicePlugin } from '../../src/deviceplugin/daemon.js';
 import { FakeKubelet } from '../fakes/kubelet.js';
@@ -190,13 +191,14 @@ async function idleWakeups(dir: string, seconds: number): Promise<void> {
     const plugin = await startDevicePlugin(
       {
         dir: pluginDir,
-        socketName: 'rise-riscv-runner.sock',
         kubeletSocketName: 'kubelet.sock',
-        resourceName: RESOURCE,
-        deviceCount: 1,
-        maintenanceFile: path.join(dir, 'm'),
-        allocateEnv: {},
+        root: dir,
+        names: { nodeName: 'rv-01', hostName: 'rv-01' },
+        config: { ...defaultConfig().deviceplugin, maintenanceFile: path.join(dir, 'm') },
+        configFile: undefined,
+        reloadConfig: undefined,
         recheckMs: 5000,
+        devRescanMs: 60_000,
       },
       { clock: systemClock, logger: memoryLogger(), notifier: new RecordingNotifier() },
       controller.signal,

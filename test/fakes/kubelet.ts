@@ -77,6 +77,8 @@ export class FakeKubelet extends EventEmitter {
   readonly socketPath: string;
   readonly registrations: Registration[] = [];
   readonly updates: DeviceUpdate[] = [];
+  /** ListAndWatch streams opened per resource: an unchanged resource across a reload opens none. */
+  readonly streamsOpened = new Map<string, number>();
   refuseRegistrations: number;
   readonly dialTimeoutMs: number;
   /** performance.now() when kubelet.sock last started listening. */
@@ -187,6 +189,7 @@ export class FakeKubelet extends EventEmitter {
     if (this.endpoints.get(endpoint.resourceName) !== endpoint) return;
     const stream = endpoint.client.ListAndWatch({});
     endpoint.stream = stream;
+    this.streamsOpened.set(endpoint.resourceName, (this.streamsOpened.get(endpoint.resourceName) ?? 0) + 1);
     stream.on('data', (msg: { devices: FakeDevice[] }) => {
       // Each response replaces the whole set.
       endpoint.devices = msg.devices.map((d) => ({ ID: d.ID, health: d.health }));
@@ -207,6 +210,11 @@ export class FakeKubelet extends EventEmitter {
     endpoint.streaming = false;
     endpoint.stream?.cancel();
     endpoint.client.close();
+  }
+
+  /** Resources with a live ListAndWatch stream. */
+  streamingResources(): string[] {
+    return [...this.endpoints.values()].filter((e) => e.streaming).map((e) => e.resourceName).sort();
   }
 
   /** All devices of the resource, as node capacity counts them. */

@@ -2,13 +2,20 @@
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { systemClock } from '../../src/common/clock.js';
+import { defaultConfig, type DevicePluginConfig } from '../../src/common/config.js';
 import { memoryLogger } from '../../src/common/logger.js';
 import { startDevicePlugin, type DevicePluginSettings, type RunningDevicePlugin } from '../../src/deviceplugin/daemon.js';
+import type { ResourceStore } from '../../src/deviceplugin/resource-store.js';
+import type { PluginLifecycle } from '../../src/deviceplugin/lifecycle.js';
 import { FakeKubelet } from '../fakes/kubelet.js';
 import { RecordingNotifier } from './recording-notifier.js';
 import { tempDir } from './tmp.js';
 
 export const RESOURCE = 'riseproject.com/runner';
+
+/** The plugin's config section, and the daemon settings a test may want to change. */
+export type HarnessSettings = Partial<DevicePluginConfig> &
+  Partial<Pick<DevicePluginSettings, 'recheckMs' | 'devRescanMs' | 'root' | 'names' | 'configFile' | 'reloadConfig'>>;
 
 export interface Harness {
   dir: string;
@@ -17,31 +24,57 @@ export interface Harness {
   notifier: RecordingNotifier;
   logger: ReturnType<typeof memoryLogger>;
   settings: DevicePluginSettings;
+  /** The plugin's config at start. */
+  config: DevicePluginConfig;
+  /** The runner resource's live store and lifecycle. */
+  runner: () => { store: ResourceStore; lifecycle: PluginLifecycle };
+  /** Sends a reload as SIGHUP would. */
+  hangup: () => void;
   stop: () => Promise<void>;
 }
 
 export async function startHarness(
   t: ExecutionContext,
-  options: { dir?: string; startKubelet?: boolean; refuse?: number; settings?: Partial<Omit<DevicePluginSettings, 'dir'>> } = {},
+  options: { dir?: string; startKubelet?: boolean; refuse?: number; settings?: HarnessSettings } = {},
 ): Promise<Harness> {
   const dir = options.dir ?? (await tempDir(t, 'rrn-dp-'));
   const kubelet = new FakeKubelet({ dir, refuseRegistrations: options.refuse ?? 0 });
   if (options.startKubelet ?? true) await kubelet.start();
+  const { recheckMs, devRescanMs, root, names, configFile, reloadConfig, ...section } = options.settings ?? {};
+  const config: DevicePluginConfig = {
+    ...defaultConfig().deviceplugin,
+    maintenanceFile: path.join(dir, 'etc', 'maintenance'),
+    ...section,
+  };
   const settings: DevicePluginSettings = {
     dir,
-    socketName: 'rise-riscv-runner.sock',
     kubeletSocketName: 'kubelet.sock',
-    resourceName: RESOURCE,
-    deviceCount: 1,
-    maintenanceFile: path.join(dir, 'etc', 'maintenance'),
-    allocateEnv: {},
-    recheckMs: 5000,
-    ...options.settings,
+    root: root ?? '/nonexistent-root',
+    names: names ?? { nodeName: 'rv-01', hostName: 'rv-01' },
+    config,
+    configFile,
+    reloadConfig,
+    recheckMs: recheckMs ?? 5000,
+    devRescanMs: devRescanMs ?? 60_000,
   };
   const notifier = new RecordingNotifier();
   const logger = memoryLogger();
   const controller = new AbortController();
-  const plugin = await startDevicePlugin(settings, { clock: systemClock, logger, notifier }, controller.signal);
+  const reloads = new Set<() => void>();
+  const plugin = await startDevicePlugin(
+    settings,
+    {
+      clock: systemClock,
+      logger,
+      notifier,
+      monotonicUsec: () => 42n,
+      onReload: (listener) => {
+        reloads.add(listener);
+        return () => reloads.delete(listener);
+      },
+    },
+    controller.signal,
+  );
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
@@ -51,5 +84,13 @@ export async function startHarness(
     kubelet.stop();
   };
   t.teardown(stop);
-  return { dir, kubelet, plugin, notifier, logger, settings, stop };
+  const runner = (): { store: ResourceStore; lifecycle: PluginLifecycle } => {
+    const found = plugin.manager.get(config.resourceName);
+    if (!found) throw new Error(`no running resource ${config.resourceName}`);
+    return found;
+  };
+  const hangup = (): void => {
+    for (const listener of [...reloads]) listener();
+  };
+  return { dir, kubelet, plugin, notifier, logger, settings, config, runner, hangup, stop };
 }

@@ -16,6 +16,9 @@ export class RecordingNotifier implements Notifier {
   stopping(): void {
     this.sent.push('STOPPING=1');
   }
+  reloading(monotonicUsec: bigint): void {
+    this.sent.push(`RELOADING=1 MONOTONIC_USEC=${monotonicUsec}`);
+  }
   flush(): Promise<void> {
     return Promise.resolve();
   }

@@ -5,6 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
+import { eventually } from '../helpers/eventually.js';
 import { RESOURCE, startHarness } from '../helpers/plugin-harness.js';
 
 function openFds(): number {
@@ -14,15 +15,6 @@ function openFds(): number {
 function activeHandles(): number {
   const info = (process as unknown as { getActiveResourcesInfo(): string[] }).getActiveResourcesInfo();
   return info.filter((r) => r !== 'TTYWrap' && r !== 'Timeout').length;
-}
-
-async function eventually(check: () => boolean, timeoutMs = 5000): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (check()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return check();
 }
 
 test('registers; ListAndWatch shows runner-0 Healthy; Allocate answers one empty response per container', async (t) => {
@@ -94,9 +86,9 @@ test('50 kubelet restarts in a row: re-registered exactly once after each; no fd
   const h = await startHarness(t);
   await h.kubelet.waitFor(() => h.kubelet.allocatable(RESOURCE) === 1, 10_000, 'first registration');
   // Let the first round's probe and register channels finish closing before counting.
-  await eventually(() => h.plugin.store.listenerCount === 1);
+  await eventually(() => h.runner().store.listenerCount === 1);
   await new Promise((r) => setTimeout(r, 200));
-  const baseline = { fds: openFds(), handles: activeHandles(), listeners: h.plugin.store.listenerCount };
+  const baseline = { fds: openFds(), handles: activeHandles(), listeners: h.runner().store.listenerCount };
 
   for (let i = 1; i <= 50; i++) {
     await h.kubelet.restart();
@@ -112,9 +104,9 @@ test('50 kubelet restarts in a row: re-registered exactly once after each; no fd
   for (const r of h.kubelet.registrations) perGeneration.set(r.generation, (perGeneration.get(r.generation) ?? 0) + 1);
   t.is(h.kubelet.registrations.length, 51);
   t.deepEqual([...perGeneration.values()], Array(51).fill(1));
-  t.is(h.plugin.lifecycle.registrations, 51);
+  t.is(h.runner().lifecycle.registrations, 51);
 
-  t.true(await eventually(() => h.plugin.store.listenerCount <= baseline.listeners), `stream handlers: ${h.plugin.store.listenerCount}`);
+  t.true(await eventually(() => h.runner().store.listenerCount <= baseline.listeners), `stream handlers: ${h.runner().store.listenerCount}`);
   t.true(await eventually(() => openFds() <= baseline.fds), `fds: ${openFds()} > ${baseline.fds}`);
   t.true(await eventually(() => activeHandles() <= baseline.handles), `handles: ${activeHandles()} > ${baseline.handles}`);
 });
@@ -198,7 +190,7 @@ test('Register refused twice: retried with backoff and registered', async (t) =>
   await h.kubelet.waitFor(() => h.kubelet.allocatable(RESOURCE) === 1, 10_000, 'registration');
   t.is(h.kubelet.refuseRegistrations, 0);
   t.is(h.kubelet.registrations.length, 1);
-  const failures = h.logger.lines.filter((l) => /failed to register with kubelet \(attempt [12]\)/.test(l.message));
+  const failures = h.logger.lines.filter((l) => /failed to register riseproject\.com\/runner with kubelet \(attempt [12]\)/.test(l.message));
   t.is(failures.length, 2);
   t.regex(failures[0]?.message ?? '', /not ready to accept registrations; retrying in \d+ ms/);
   t.true(await eventually(() => h.notifier.sent.includes('READY=1')));
@@ -208,14 +200,14 @@ test('Register refused twice: retried with backoff and registered', async (t) =>
 test('maintenance flag: Unhealthy while present, Healthy when removed, without restarting', async (t) => {
   const h = await startHarness(t);
   await h.kubelet.waitFor(() => h.kubelet.allocatable(RESOURCE) === 1, 10_000, 'registration');
-  await mkdir(path.dirname(h.settings.maintenanceFile), { recursive: true });
-  await writeFile(h.settings.maintenanceFile, '');
+  await mkdir(path.dirname(h.config.maintenanceFile), { recursive: true });
+  await writeFile(h.config.maintenanceFile, '');
   // Within a second: the flag's directory is watched.
   await h.kubelet.waitFor(() => h.kubelet.devices(RESOURCE)[0]?.health === 'Unhealthy', 1000, 'Unhealthy');
   t.is(h.kubelet.allocatable(RESOURCE), 0);
   t.is(h.kubelet.capacity(RESOURCE), 1);
   t.regex(h.notifier.lastStatus ?? '', /0\/1 healthy \(maintenance: .* present\)/);
-  await rm(h.settings.maintenanceFile);
+  await rm(h.config.maintenanceFile);
   await h.kubelet.waitFor(() => h.kubelet.devices(RESOURCE)[0]?.health === 'Healthy', 1000, 'Healthy');
   t.is(h.kubelet.registrations.length, 1, 'no re-registration');
   t.deepEqual(
@@ -236,8 +228,12 @@ test('maintenance flag present at start: devices start Unhealthy', async (t) => 
 test('stopping: STOPPING=1, streams end, socket removed', async (t) => {
   const h = await startHarness(t);
   await h.kubelet.waitFor(() => h.kubelet.allocatable(RESOURCE) === 1, 10_000, 'registration');
+  const { store } = h.runner();
+  t.is(store.listenerCount, 1);
   await h.stop();
   t.true(h.notifier.sent.includes('STOPPING=1'));
   t.false(readdirSync(h.dir).includes('rise-riscv-runner.sock'));
-  t.is(h.plugin.store.listenerCount, 0);
+  t.is(store.listenerCount, 0);
+  // The kubelet heard an empty list before the socket closed, so it stopped counting at once.
+  t.deepEqual(h.kubelet.updates.at(-1)?.devices, []);
 });

@@ -34,6 +34,7 @@ function recordingNotifier(): Notifier & { statuses: string[]; readies: number; 
     status: (text: string) => void n.statuses.push(text),
     watchdog: () => undefined,
     stopping: () => void (n.stops += 1),
+    reloading: () => undefined,
     flush: () => Promise.resolve(),
     backend: 'none' as const,
   };

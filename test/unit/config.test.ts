@@ -46,6 +46,8 @@ test('valid keys are read', (t) => {
     socketName: 'slot.sock',
     maintenanceFile: '/run/drain',
     allocateEnv: { RISE_BOARD: 'pioneer' },
+    virtual: undefined,
+    dev: undefined,
   });
   t.deepEqual(c.labeller.boardMap, { 'vendor,board': 'my-board' });
   t.false(c.labeller.labels.isa);

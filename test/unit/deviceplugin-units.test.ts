@@ -3,7 +3,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { DeviceStore } from '../../src/deviceplugin/device-store.js';
+import { ResourceStore } from '../../src/deviceplugin/resource-store.js';
+import type { ResourceSpec } from '../../src/deviceplugin/resource.js';
 import { healthyCount, maintenanceFlagPresent, runnerDevices, sameDevices } from '../../src/deviceplugin/devices.js';
 import { resolveDevicePluginSettings, type DevicePluginArgs } from '../../src/deviceplugin/command.js';
 import { ConfigError } from '../../src/common/errors.js';
@@ -24,18 +25,52 @@ test('device lists compare by ID and health', (t) => {
   t.false(sameDevices(runnerDevices(2, false), runnerDevices(3, false)));
 });
 
-test('the store tells listeners only of real changes, and forgets them on unsubscribe', (t) => {
-  const store = new DeviceStore(runnerDevices(1, false));
+const runnerSpec = (count: number, maintenance: boolean, env: Record<string, string> = {}): ResourceSpec => ({
+  kind: 'runner',
+  name: 'riseproject.com/runner',
+  socketName: 'rise-riscv-runner.sock',
+  devices: runnerDevices(count, maintenance),
+  grant: { kind: 'env', env },
+  origin: 'deviceplugin.resourceName',
+});
+
+test('the store tells streams only of device changes, and forgets them on unsubscribe', (t) => {
+  const store = new ResourceStore(runnerSpec(1, false));
   const seen: string[] = [];
-  const off = store.subscribe((d) => seen.push(d[0]?.health ?? ''));
+  const off = store.subscribe((d) => {
+    seen.push(d[0]?.health ?? '');
+    return Promise.resolve();
+  });
   t.is(store.listenerCount, 1);
-  t.false(store.set(runnerDevices(1, false)));
-  t.true(store.set(runnerDevices(1, true)));
-  t.true(store.set(runnerDevices(1, false)));
+  t.false(store.set(runnerSpec(1, false)));
+  // A new grant is taken without a word on the streams: the kubelet does not see env.
+  t.false(store.set(runnerSpec(1, false, { RISE_BOARD: 'x' })));
+  t.deepEqual(store.get().grant, { kind: 'env', env: { RISE_BOARD: 'x' } });
+  t.true(store.set(runnerSpec(1, true)));
+  t.true(store.set(runnerSpec(1, false)));
   off();
-  t.true(store.set(runnerDevices(1, true)));
+  t.true(store.set(runnerSpec(1, true)));
   t.deepEqual(seen, ['Unhealthy', 'Healthy']);
   t.is(store.listenerCount, 0);
+});
+
+test('withdraw sends an empty list to every stream once, and later changes stay withdrawn', async (t) => {
+  const store = new ResourceStore(runnerSpec(2, false));
+  const seen: number[][] = [[], []];
+  for (const i of [0, 1]) store.subscribe((d) => (seen[i]!.push(d.length), Promise.resolve()));
+  await store.withdraw(1000);
+  await store.withdraw(1000);
+  store.set(runnerSpec(3, false));
+  t.deepEqual(seen, [[0], [0]]);
+  t.deepEqual(store.devices(), []);
+});
+
+test('withdraw gives up on a stream that never confirms its write', async (t) => {
+  const store = new ResourceStore(runnerSpec(1, false));
+  store.subscribe(() => new Promise<void>(() => undefined));
+  const started = Date.now();
+  await store.withdraw(50);
+  t.true(Date.now() - started < 5000);
 });
 
 test('maintenance flag: absent, present, and present-but-unreadable count correctly', async (t) => {
@@ -61,9 +96,14 @@ test('flags win over the config file, which wins over defaults', async (t) => {
   const file = path.join(dir, 'config.yaml');
   await writeFile(file, 'deviceplugin:\n  deviceCount: 2\n  resourceName: example.com/slot\n');
   const { settings } = await resolveDevicePluginSettings({ ...base, config: file, deviceCount: 3 });
-  t.is(settings.deviceCount, 3);
-  t.is(settings.resourceName, 'example.com/slot');
-  t.is(settings.socketName, 'rise-riscv-runner.sock');
+  t.is(settings.config.deviceCount, 3);
+  t.is(settings.config.resourceName, 'example.com/slot');
+  t.is(settings.config.socketName, 'rise-riscv-runner.sock');
+  // A reload reads the file again and lays the same flags over it.
+  await writeFile(file, 'deviceplugin:\n  deviceCount: 5\n  resourceName: example.com/other\n');
+  const again = await settings.reloadConfig!();
+  t.is(again.deviceCount, 3);
+  t.is(again.resourceName, 'example.com/other');
 });
 
 const badFlags: Array<[string, Partial<DevicePluginArgs>, RegExp]> = [

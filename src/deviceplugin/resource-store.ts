@@ -1,0 +1,67 @@
+// One resource's current spec, shared by its handlers (read) and the manager (write), with change events.
+import { sameDevices, type Device, type ResourceSpec } from './resource.js';
+
+/** Sends a device list on one ListAndWatch stream; resolves once it is written (or the stream is gone). */
+export type DeviceSink = (devices: readonly Device[]) => Promise<void>;
+
+export class ResourceStore {
+  private spec: ResourceSpec;
+  private readonly sinks = new Set<DeviceSink>();
+  private withdrawn = false;
+
+  constructor(initial: ResourceSpec) {
+    this.spec = initial;
+  }
+
+  get(): ResourceSpec {
+    return this.spec;
+  }
+
+  /** The devices streams should show: none once withdrawn for shutdown. */
+  devices(): readonly Device[] {
+    return this.withdrawn ? [] : this.spec.devices;
+  }
+
+  /**
+   * Replaces the spec. Open streams hear of it only when the device list really changed; a new
+   * grant (env, device nodes) takes effect at the next Allocate without a word to the kubelet.
+   */
+  set(spec: ResourceSpec): boolean {
+    const changed = !sameDevices(this.spec.devices, spec.devices);
+    this.spec = spec;
+    if (changed && !this.withdrawn) for (const sink of [...this.sinks]) void sink(spec.devices);
+    return changed;
+  }
+
+  /** Returns the unsubscribe function; every stream handler must call it when its stream ends. */
+  subscribe(sink: DeviceSink): () => void {
+    this.sinks.add(sink);
+    return () => {
+      this.sinks.delete(sink);
+    };
+  }
+
+  /**
+   * Sends an empty list on every open stream, so the kubelet stops counting the devices at once
+   * instead of when the socket closes; resolves when each is written or after timeoutMs.
+   */
+  async withdraw(timeoutMs: number): Promise<void> {
+    if (this.withdrawn) return;
+    this.withdrawn = true;
+    const writes = [...this.sinks].map((sink) => sink([]));
+    if (writes.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(writes),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Open ListAndWatch streams: a leak shows up here. */
+  get listenerCount(): number {
+    return this.sinks.size;
+  }
+}

@@ -1,0 +1,84 @@
+// Discovery of everything the plugin serves: every source's resources, checked against each other.
+import path from 'node:path';
+import type { DevicePluginConfig } from '../../common/config.js';
+import type { Discovery, RefusedResource, ResourceSpec } from '../resource.js';
+import { devResources } from './dev.js';
+import { scanDev } from './dev-scan.js';
+import { runnerResource } from './runner.js';
+import type { NodeNames } from './types.js';
+import { virtualResources } from './virtual.js';
+
+// sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
+export const MAX_SOCKET_PATH = 107;
+
+export interface DiscoveryInput {
+  config: DevicePluginConfig;
+  names: NodeNames;
+  /** Filesystem root discovery reads from ("/" in production); answers never carry it. */
+  root: string;
+  /** The device-plugins directory, to check socket paths against the unix limit. */
+  socketDir: string;
+  maintenance: boolean;
+  /** What the last pass found, so a device node that vanished keeps its resource, Unhealthy. */
+  previous: readonly ResourceSpec[];
+}
+
+/**
+ * The full desired set, in a stable order (runner, virtual, dev). Reads only /dev (when dev is
+ * configured) under the root; everything else is a function of the config.
+ */
+export async function discover(input: DiscoveryInput): Promise<Discovery> {
+  const { config } = input;
+  const warnings: string[] = [];
+  const candidates: ResourceSpec[] = [runnerResource(config, input.maintenance)];
+  if (config.virtual) {
+    const found = virtualResources(config.virtual, input.names);
+    candidates.push(...found.resources);
+    warnings.push(...found.warnings);
+  }
+  if (config.dev) {
+    const entries = await scanDev(path.join(input.root, 'dev'));
+    const found = devResources(config.dev, entries, input.previous.filter((r) => r.kind === 'dev'));
+    candidates.push(...found.resources);
+    warnings.push(...found.warnings);
+  }
+  const { resources, refused } = admit(candidates, input.socketDir);
+  return { resources, warnings, refused };
+}
+
+/**
+ * Keeps what the kubelet can take: one resource per name and per socket (the first in source
+ * order wins, so the runner slots are never displaced), socket paths within the unix limit.
+ */
+export function admit(candidates: readonly ResourceSpec[], socketDir: string): { resources: ResourceSpec[]; refused: RefusedResource[] } {
+  const byName = new Map<string, ResourceSpec>();
+  const bySocket = new Map<string, ResourceSpec>();
+  const resources: ResourceSpec[] = [];
+  const refused: RefusedResource[] = [];
+  for (const spec of candidates) {
+    const socketPath = path.join(socketDir, spec.socketName);
+    const sameName = byName.get(spec.name);
+    const sameSocket = bySocket.get(spec.socketName);
+    if (sameName) {
+      refused.push({ name: spec.name, reason: `${spec.origin} names ${spec.name}, which ${sameName.origin} already serves; rename one of them` });
+    } else if (sameSocket) {
+      refused.push({
+        name: spec.name,
+        reason: `its socket ${spec.socketName} is also the socket of ${sameSocket.name} (${sameSocket.origin}); rename one of them`,
+      });
+    } else if (spec.socketName === 'kubelet.sock') {
+      refused.push({ name: spec.name, reason: "its socket would be kubelet.sock, the kubelet's own; rename it" });
+    } else if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
+      refused.push({
+        name: spec.name,
+        reason: `its socket path ${socketPath} is ${Buffer.byteLength(socketPath)} bytes, over the unix limit of ${MAX_SOCKET_PATH}; use a shorter name or device-plugins directory`,
+      });
+    } else {
+      byName.set(spec.name, spec);
+      bySocket.set(spec.socketName, spec);
+      resources.push(spec);
+      continue;
+    }
+  }
+  return { resources, refused };
+}

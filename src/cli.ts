@@ -119,7 +119,10 @@ async function main(): Promise<void> {
           .option('maintenance-file', {
             type: 'string',
             describe: 'devices are Unhealthy while this file exists [default: /etc/riscv-runner-node/maintenance]',
-          }),
+          })
+          .option('root', { ...rootOption, describe: 'filesystem root to read dev/ from (answers keep the real /dev paths)' })
+          .option('dev-dir', { type: 'string', describe: "where to list /dev entries [default: <root>/dev]; the unit points it at a read-only view of the host's /dev" })
+          .option('node-name', { type: 'string', describe: 'this Node, for virtual device mappings [default: $NODE_NAME, else the host name lowercased]' }),
       async (argv) => {
         const { runDevicePluginCommand } = await import('./deviceplugin/command.js');
         exitCode = await runDevicePluginCommand(
@@ -131,6 +134,9 @@ async function main(): Promise<void> {
             deviceCount: argv['device-count'],
             socketName: argv['socket-name'],
             maintenanceFile: argv['maintenance-file'],
+            root: argv.root,
+            devDir: argv['dev-dir'],
+            nodeName: argv['node-name'] ?? env['NODE_NAME'],
           },
           rt,
         );
@@ -177,6 +183,32 @@ async function main(): Promise<void> {
       },
     )
     .command(
+      'devices',
+      'print every resource the device plugin would serve, with sockets and devices (no kubelet needed)',
+      (y) =>
+        y
+          .option('config', configOption)
+          .option('root', { ...rootOption, describe: 'filesystem root to read dev/ from (answers keep the real /dev paths)' })
+          .option('device-plugin-dir', { type: 'string', default: '/var/lib/kubelet/device-plugins', describe: 'where the sockets would be' })
+          .option('node-name', { type: 'string', describe: 'this Node, for virtual device mappings [default: $NODE_NAME, else the host name lowercased]' })
+          .option('json', { type: 'boolean', default: false, describe: 'print JSON' })
+          .option('allocate', { type: 'string', describe: 'RESOURCE=ID[,ID…]: print, as JSON, the Allocate response a container would get' }),
+      async (argv) => {
+        const { runDevicesCommand } = await import('./deviceplugin/devices-command.js');
+        exitCode = await runDevicesCommand(
+          {
+            config: argv.config,
+            root: argv.root,
+            devicePluginDir: argv['device-plugin-dir'],
+            nodeName: argv['node-name'] ?? env['NODE_NAME'],
+            json: argv.json,
+            allocate: argv.allocate,
+          },
+          rt,
+        );
+      },
+    )
+    .command(
       'check-config [file]',
       'validate a configuration file and print the settings in effect',
       (y) => y.positional('file', { type: 'string', describe: `file to check [default: ${DEFAULT_CONFIG_FILE}]` }),
@@ -202,7 +234,7 @@ async function main(): Promise<void> {
         );
       },
     )
-    .demandCommand(1, 'name a command: device-plugin, node-labeller, detect, check-config or maintenance')
+    .demandCommand(1, 'name a command: device-plugin, node-labeller, detect, devices, check-config or maintenance')
     .recommendCommands()
     .fail((msg, err) => {
       if (err) throw err;

@@ -20,6 +20,8 @@ export interface DevicePluginArgs {
   maintenanceFile: string | undefined;
   /** Filesystem root /dev is read from; answers keep the real paths. */
   root?: string;
+  /** Where /dev is listed, when not <root>/dev. */
+  devDir?: string | undefined;
   nodeName?: string | undefined;
 }
 
@@ -83,6 +85,7 @@ export async function resolveDevicePluginSettings(
       dir,
       kubeletSocketName: 'kubelet.sock',
       root: path.resolve(args.root ?? '/'),
+      devDir: path.resolve(args.devDir ?? path.join(args.root ?? '/', 'dev')),
       names: { nodeName: nodeNameFrom(args.nodeName, config, hostname), hostName: hostname },
       config: dp,
       configFile,
@@ -110,7 +113,7 @@ export async function runDevicePluginCommand(args: DevicePluginArgs, rt: Runtime
   const notifier = notifierFor(rt, logger);
   const { settings } = resolved;
   const dp = settings.config;
-  const extra = [dp.virtual ? 'virtual devices' : '', dp.dev ? `/dev entries under ${path.join(settings.root, 'dev')}` : ''].filter(Boolean);
+  const extra = [dp.virtual ? 'virtual devices' : '', dp.dev ? `/dev entries listed in ${settings.devDir}` : ''].filter(Boolean);
   logger.info(
     `starting device plugin: ${dp.resourceName} × ${dp.deviceCount} on ${path.join(settings.dir, dp.socketName)}` +
       `${extra.length ? `, plus ${extra.join(' and ')}` : ''}` +

@@ -20,8 +20,10 @@ export interface DevicePluginSettings {
   /** The device-plugins directory: kubelet.sock and every resource's socket. */
   dir: string;
   kubeletSocketName: string;
-  /** Filesystem root discovery reads /dev from. */
+  /** Filesystem root discovery reads from. */
   root: string;
+  /** Where /dev is listed: <root>/dev, or the unit's read-only view of the host's /dev. */
+  devDir: string;
   names: NodeNames;
   /** The config in effect at start, flags applied. */
   config: DevicePluginConfig;
@@ -199,7 +201,7 @@ export async function startDevicePlugin(
     const found = await discover({
       config,
       names: settings.names,
-      root: settings.root,
+      devDir: settings.devDir,
       socketDir: settings.dir,
       maintenance,
       previous: manager.views().map((v) => v.spec),
@@ -233,7 +235,7 @@ export async function startDevicePlugin(
     update(): void {
       const files = [settings.configFile, config.virtual?.file, config.dev?.file].filter((f): f is string => f !== undefined);
       this.configFiles = files;
-      this.devDirs = config.dev ? devDirsToWatch(settings.root, manager.views().map((v) => v.spec)) : [];
+      this.devDirs = config.dev ? devDirsToWatch(settings.devDir, manager.views().map((v) => v.spec)) : [];
       const dirs = new Set([...files.map((f) => path.dirname(f)), path.dirname(config.maintenanceFile), ...this.devDirs]);
       for (const [dir, watch] of this.byDir) {
         if (!dirs.has(dir)) {
@@ -370,8 +372,7 @@ export async function startDevicePlugin(
  * device node itself: inotify reports every write through it, and a busy serial port would
  * turn into a storm of rescans.
  */
-export function devDirsToWatch(root: string, specs: readonly ResourceSpec[]): string[] {
-  const devDir = path.join(root, 'dev');
+export function devDirsToWatch(devDir: string, specs: readonly ResourceSpec[]): string[] {
   const dirs = new Set([devDir]);
   for (const spec of specs) {
     const entry = spec.devEntry;

@@ -193,6 +193,7 @@ async function idleWakeups(dir: string, seconds: number): Promise<void> {
         dir: pluginDir,
         kubeletSocketName: 'kubelet.sock',
         root: dir,
+        devDir: path.join(dir, 'dev'),
         names: { nodeName: 'rv-01', hostName: 'rv-01' },
         config: { ...defaultConfig().deviceplugin, maintenanceFile: path.join(dir, 'm') },
         configFile: undefined,

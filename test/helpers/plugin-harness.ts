@@ -15,7 +15,7 @@ export const RESOURCE = 'riseproject.com/runner';
 
 /** The plugin's config section, and the daemon settings a test may want to change. */
 export type HarnessSettings = Partial<DevicePluginConfig> &
-  Partial<Pick<DevicePluginSettings, 'recheckMs' | 'devRescanMs' | 'root' | 'names' | 'configFile' | 'reloadConfig'>>;
+  Partial<Pick<DevicePluginSettings, 'recheckMs' | 'devRescanMs' | 'root' | 'devDir' | 'names' | 'configFile' | 'reloadConfig'>>;
 
 export interface Harness {
   dir: string;
@@ -40,7 +40,7 @@ export async function startHarness(
   const dir = options.dir ?? (await tempDir(t, 'rrn-dp-'));
   const kubelet = new FakeKubelet({ dir, refuseRegistrations: options.refuse ?? 0 });
   if (options.startKubelet ?? true) await kubelet.start();
-  const { recheckMs, devRescanMs, root, names, configFile, reloadConfig, ...section } = options.settings ?? {};
+  const { recheckMs, devRescanMs, root, devDir, names, configFile, reloadConfig, ...section } = options.settings ?? {};
   const config: DevicePluginConfig = {
     ...defaultConfig().deviceplugin,
     maintenanceFile: path.join(dir, 'etc', 'maintenance'),
@@ -50,6 +50,7 @@ export async function startHarness(
     dir,
     kubeletSocketName: 'kubelet.sock',
     root: root ?? '/nonexistent-root',
+    devDir: devDir ?? path.join(root ?? '/nonexistent-root', 'dev'),
     names: names ?? { nodeName: 'rv-01', hostName: 'rv-01' },
     config,
     configFile,

@@ -28,7 +28,7 @@ function run(args: string[], options: { closeStdout?: boolean } = {}): Promise<R
   });
 }
 
-for (const command of [[], ['device-plugin'], ['node-labeller'], ['maintenance', 'status']]) {
+for (const command of [[], ['device-plugin'], ['node-labeller'], ['devices'], ['maintenance', 'status']]) {
   test(`${['riscv-runner-node', ...command].join(' ')} --help: one line per command or option, no word cut`, async (t) => {
     const { code, stdout } = await run([...command, '--help']);
     t.is(code, 0);
@@ -45,4 +45,37 @@ test('detect into a pipe its reader already closed: exit 0, no stack trace', asy
   const result = await run(args, { closeStdout: true });
   t.is(result.code, 0, result.stderr);
   t.is(result.stderr, '');
+});
+
+test('devices: the runner resource of a default config, as text and JSON; --allocate answers or refuses by name', async (t) => {
+  const config = path.join(fixtures, 'labeller/empty-config.yaml');
+  const text = await run(['devices', '--config', config, '--node-name', 'rv-01']);
+  t.is(text.code, 0, text.stderr);
+  t.is(
+    text.stdout,
+    [
+      'node rv-01: 1 resource',
+      'riseproject.com/runner (runner, deviceplugin.resourceName): 1/1 healthy, socket /var/lib/kubelet/device-plugins/rise-riscv-runner.sock',
+      '  runner-0 Healthy',
+      '',
+    ].join('\n'),
+  );
+  const json = await run(['devices', '--json', '--config', config, '--node-name', 'rv-01', '--device-plugin-dir', '/tmp/dp']);
+  const parsed = JSON.parse(json.stdout) as { nodeName: string; resources: Array<{ name: string; socket: string; devices: unknown[] }> };
+  t.is(parsed.nodeName, 'rv-01');
+  t.deepEqual(parsed.resources.map((r) => [r.name, r.socket, r.devices]), [
+    ['riseproject.com/runner', '/tmp/dp/rise-riscv-runner.sock', [{ ID: 'runner-0', health: 'Healthy' }]],
+  ]);
+  const ok = await run(['devices', '--config', config, '--allocate', 'riseproject.com/runner=runner-0']);
+  t.is(ok.code, 0, ok.stderr);
+  t.deepEqual(JSON.parse(ok.stdout), { envs: {}, mounts: [], devices: [], annotations: {}, cdi_devices: [] });
+  const unknown = await run(['devices', '--config', config, '--allocate', 'riseproject.com/runner=runner-3']);
+  t.is(unknown.code, 1);
+  t.regex(unknown.stderr, /the kubelet would be refused: unknown device 'runner-3' for riseproject\.com\/runner/);
+  const missing = await run(['devices', '--config', config, '--allocate', 'example.com/none=0']);
+  t.is(missing.code, 1);
+  t.regex(missing.stderr, /serves no resource example\.com\/none \(it serves riseproject\.com\/runner\)/);
+  const malformed = await run(['devices', '--config', config, '--allocate', 'riseproject.com/runner']);
+  t.is(malformed.code, 78);
+  t.regex(malformed.stderr, /must be RESOURCE=ID\[,ID…\]/);
 });

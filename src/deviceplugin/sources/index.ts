@@ -14,8 +14,8 @@ export const MAX_SOCKET_PATH = 107;
 export interface DiscoveryInput {
   config: DevicePluginConfig;
   names: NodeNames;
-  /** Filesystem root discovery reads from ("/" in production); answers never carry it. */
-  root: string;
+  /** The /dev to list ("/dev", or one under a --root); answers always name the real /dev paths. */
+  devDir: string;
   /** The device-plugins directory, to check socket paths against the unix limit. */
   socketDir: string;
   maintenance: boolean;
@@ -37,7 +37,7 @@ export async function discover(input: DiscoveryInput): Promise<Discovery> {
     warnings.push(...found.warnings);
   }
   if (config.dev) {
-    const entries = await scanDev(path.join(input.root, 'dev'));
+    const entries = await scanDev(input.devDir);
     const found = devResources(config.dev, entries, input.previous.filter((r) => r.kind === 'dev'));
     candidates.push(...found.resources);
     warnings.push(...found.warnings);

@@ -1,18 +1,17 @@
 // Device plugin benchmarks against the kubelet stand-in: one JSON line per figure.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { systemClock } from '../../src/common/clock.js';
-import { defaultConfig } from '../../src/common/config.js';
+import { defaultConfig, type DevicePluginConfig } from '../../src/common/config.js';
 import { memoryLogger } from '../../src/common/logger.js';
 import { startDevicePlugin } from '../../src/deviceplugin/daemon.js';
-import { FakeKubelet } from '../fakes/kubelet.js';
 import { NotifyListener } from '../helpers/notify-listener.js';
 import { RecordingNotifier } from '../helpers/recording-notifier.js';
 import { shippedNodeFlags } from '../helpers/shipped-node.js';
+import { emitFor, kubeletIn, percentile, probeMemory, rssMiB, stopChild, until } from './common.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 const MEMORY_PROBE = fileURLToPath(new URL('./memory-probe.js', import.meta.url));
@@ -20,69 +19,7 @@ const MEMORY_PROBE = fileURLToPath(new URL('./memory-probe.js', import.meta.url)
 const NODE_FLAGS = shippedNodeFlags();
 const RESOURCE = 'riseproject.com/runner';
 
-function emit(figure: string, value: number | Record<string, number>, unit: string, extra: Record<string, unknown> = {}): void {
-  process.stdout.write(`${JSON.stringify({ bench: 'device-plugin', figure, ...(typeof value === 'number' ? { value } : value), unit, ...extra })}\n`);
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return Number((sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN).toFixed(2));
-}
-
-function rssMiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
-  return mib(Number(line?.split(/\s+/)[1] ?? 0) * 1024);
-}
-
-function mib(bytes: number): number {
-  return Number((bytes / 1048576).toFixed(1));
-}
-
-interface ProbedMemory {
-  rss: number;
-  heapUsed: number;
-}
-
-/** RSS and heap of a child started with the memory probe, read after a full GC in the child. */
-async function probeMemory(child: ChildProcess, file: string): Promise<ProbedMemory> {
-  await rm(file, { force: true });
-  child.kill('SIGUSR2');
-  const end = Date.now() + 10_000;
-  for (;;) {
-    try {
-      const m = JSON.parse(await readFile(file, 'utf8')) as { rssKiB: number; heapUsed: number };
-      return { rss: mib(m.rssKiB * 1024), heapUsed: mib(m.heapUsed) };
-    } catch {
-      if (Date.now() > end) throw new Error('bench: the memory probe did not answer');
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-}
-
-async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('bench: timed out');
-    await new Promise((r) => setTimeout(r, 1));
-  }
-}
-
-/** A kubelet stand-in listening in its own device-plugins directory under dir. */
-async function kubeletIn(dir: string, name: string): Promise<{ pluginDir: string; kubelet: FakeKubelet }> {
-  const pluginDir = path.join(dir, name);
-  await mkdir(pluginDir, { recursive: true });
-  const kubelet = new FakeKubelet({ dir: pluginDir });
-  await kubelet.start();
-  return { pluginDir, kubelet };
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-}
+const emit = emitFor('device-plugin');
 
 /** Process start → READY=1 on a real notify socket, kubelet already up; median of runs. */
 async function startToReady(dir: string, runs: number): Promise<void> {
@@ -169,9 +106,23 @@ async function restartsAllocateRss(dir: string, restarts: number, allocations: n
   }
 }
 
+export interface IdleSetup {
+  /** Config of the plugin's section; the runner slot alone when absent. */
+  config?: DevicePluginConfig;
+  root?: string;
+  names?: { nodeName: string; hostName: string };
+  /** How many resources must be allocatable before the count starts. */
+  resources?: number;
+  /** Figure name and its emitter, so another benchmark can report its own count. */
+  figure?: string;
+  emitter?: ReturnType<typeof emitFor>;
+}
+
 /** Timer callbacks that fire while the registered plugin idles (watchdog off), counted in-process. */
-async function idleWakeups(dir: string, seconds: number): Promise<void> {
-  const { pluginDir, kubelet } = await kubeletIn(dir, 'idle');
+export async function idleWakeups(dir: string, seconds: number, setup: IdleSetup = {}): Promise<number> {
+  const { pluginDir, kubelet } = await kubeletIn(dir, setup.figure ? `idle-${setup.figure}` : 'idle');
+  const root = setup.root ?? dir;
+  const config = setup.config ?? { ...defaultConfig().deviceplugin, maintenanceFile: path.join(dir, 'm') };
   const controller = new AbortController();
   const fired: Array<{ at: number; period: number }> = [];
   const realSetInterval = globalThis.setInterval;
@@ -192,10 +143,10 @@ async function idleWakeups(dir: string, seconds: number): Promise<void> {
       {
         dir: pluginDir,
         kubeletSocketName: 'kubelet.sock',
-        root: dir,
-        devDir: path.join(dir, 'dev'),
-        names: { nodeName: 'rv-01', hostName: 'rv-01' },
-        config: { ...defaultConfig().deviceplugin, maintenanceFile: path.join(dir, 'm') },
+        root,
+        devDir: path.join(root, 'dev'),
+        names: setup.names ?? { nodeName: 'rv-01', hostName: 'rv-01' },
+        config,
         configFile: undefined,
         reloadConfig: undefined,
         recheckMs: 5000,
@@ -204,19 +155,23 @@ async function idleWakeups(dir: string, seconds: number): Promise<void> {
       { clock: systemClock, logger: memoryLogger(), notifier: new RecordingNotifier() },
       controller.signal,
     );
-    await until(() => kubelet.allocatable(RESOURCE) === 1);
+    const wanted = setup.resources ?? 1;
+    await until(() => kubelet.streamingResources().length >= wanted && kubelet.allocatable(RESOURCE) === 1, 30_000);
     await new Promise((r) => realSetTimeout(r, 1000));
     fired.length = 0;
     const t0 = performance.now();
     await new Promise((r) => realSetTimeout(r, seconds * 1000));
     const during = fired.filter((t) => t.at >= t0);
     const shortest = Math.min(...during.map((t) => t.period));
-    emit('idle_timer_wakeups', { per_minute: Number(((during.length * 60) / seconds).toFixed(1)), shortest_period_ms: shortest }, 'count', {
+    const perMinute = Number(((during.length * 60) / seconds).toFixed(1));
+    (setup.emitter ?? emit)(setup.figure ?? 'idle_timer_wakeups', { per_minute: perMinute, shortest_period_ms: shortest }, 'count', {
       seconds,
-      target: 'no timer more often than every 5 s',
+      resources: wanted,
+      target: 'no timer more often than every 5 s; the same count whatever the number of resources',
     });
     controller.abort();
     await plugin.done;
+    return perMinute;
   } finally {
     globalThis.setInterval = realSetInterval;
     globalThis.setTimeout = realSetTimeout;

@@ -1,6 +1,8 @@
 // `npm run bench`: runs every benchmark module in turn; each prints one JSON line per figure.
 import { benchDevicePlugin } from './deviceplugin.js';
 import { benchLabeller } from './labeller.js';
+import { benchResources } from './resources.js';
 
 await benchDevicePlugin();
+await benchResources();
 await benchLabeller();

@@ -1,0 +1,74 @@
+// What the benchmarks share: figures as JSON lines, percentiles, memory read after a full GC, stand-ins.
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { FakeKubelet } from '../fakes/kubelet.js';
+
+/** One JSON line per figure, tagged with the benchmark's name. */
+export function emitFor(bench: string) {
+  return (figure: string, value: number | Record<string, number>, unit: string, extra: Record<string, unknown> = {}): void => {
+    process.stdout.write(`${JSON.stringify({ bench, figure, ...(typeof value === 'number' ? { value } : value), unit, ...extra })}\n`);
+  };
+}
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return Number((sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN).toFixed(2));
+}
+
+export function rssMiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  return mib(Number(line?.split(/\s+/)[1] ?? 0) * 1024);
+}
+
+export function mib(bytes: number): number {
+  return Number((bytes / 1048576).toFixed(1));
+}
+
+export interface ProbedMemory {
+  rss: number;
+  heapUsed: number;
+}
+
+/** RSS and heap of a child started with the memory probe, read after a full GC in the child. */
+export async function probeMemory(child: ChildProcess, file: string): Promise<ProbedMemory> {
+  await rm(file, { force: true });
+  child.kill('SIGUSR2');
+  const end = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const m = JSON.parse(await readFile(file, 'utf8')) as { rssKiB: number; heapUsed: number };
+      return { rss: mib(m.rssKiB * 1024), heapUsed: mib(m.heapUsed) };
+    } catch {
+      if (Date.now() > end) throw new Error('bench: the memory probe did not answer');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+export async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('bench: timed out');
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+/** A kubelet stand-in listening in its own device-plugins directory under dir. */
+export async function kubeletIn(dir: string, name: string): Promise<{ pluginDir: string; kubelet: FakeKubelet }> {
+  const pluginDir = path.join(dir, name);
+  await mkdir(pluginDir, { recursive: true });
+  const kubelet = new FakeKubelet({ dir: pluginDir });
+  await kubelet.start();
+  return { pluginDir, kubelet };
+}
+
+export function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+

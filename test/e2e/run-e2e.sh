@@ -291,6 +291,10 @@ echo "  node labels: $(node_labels 2>/dev/null)"
 labels_have '"riseproject.dev/board": "scw-em-rv1"' || C journalctl -q -u rise-node-labeller.service -n 15 --no-pager
 echo "  systemctl status rise-node-labeller: Status: $(prop rise-node-labeller.service StatusText)"
 
+# --- many resources, live reload, hotplug ------------------------------------------------------
+# shellcheck source=test/e2e/resources.sh
+. "$here/resources.sh"
+
 # --- upgrade ----------------------------------------------------------------------------------
 inv_plugin=$(prop rise-device-plugin.service InvocationID)
 inv_labeller=$(prop rise-node-labeller.service InvocationID)

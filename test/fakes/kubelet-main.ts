@@ -30,6 +30,7 @@ function saveState(): void {
     devices: Object.fromEntries(resources.map((r) => [r, kubelet.devices(r)])),
     capacity: Object.fromEntries(resources.map((r) => [r, kubelet.capacity(r)])),
     allocatable: Object.fromEntries(resources.map((r) => [r, kubelet.allocatable(r)])),
+    streamsOpened: Object.fromEntries(kubelet.streamsOpened),
   };
   // Rename into place so a reader never sees half a file.
   writing = writing.then(async () => {

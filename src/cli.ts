@@ -152,9 +152,12 @@ async function main(): Promise<void> {
           .option('root', rootOption)
           .option('kubeconfig', {
             type: 'string',
-            describe: 'kubeconfig [default: $KUBECONFIG, else /etc/kubernetes/kubelet.conf, else /etc/riscv-runner-node/kubeconfig]',
+            describe: 'kubeconfig [default: $KUBECONFIG, else labeller.kubeconfig in the config, else /etc/kubernetes/kubelet.conf if present, else /etc/riscv-runner-node/kubeconfig]',
           })
-          .option('node-name', { type: 'string', describe: 'Node to label [default: $NODE_NAME, else the host name lowercased]' }),
+          .option('node-name', {
+            type: 'string',
+            describe: "Node to label [default: $NODE_NAME, else nodeName in the config, else the Node a kubelet's client certificate names, else the host name lowercased]",
+          }),
       async (argv) => {
         const { runNodeLabellerCommand } = await import('./labeller/command.js');
         exitCode = await runNodeLabellerCommand(

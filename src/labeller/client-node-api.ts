@@ -1,10 +1,12 @@
 // The Node API over @kubernetes/client-node: readNode, patchNode with a merge patch, a watch of one Node.
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { createInterface } from 'node:readline';
 import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Node } from '@kubernetes/client-node';
 import type { Clock } from '../common/clock.js';
 import { NodeApiError, type NodeApi, type WatchEvent } from './node-api.js';
+import { nodeOfCertificate } from './node-identity.js';
 import type { NodeView } from './reconcile.js';
 
 /** Loads a kubeconfig file; throws with the file named when it cannot be used. */
@@ -13,6 +15,18 @@ export function loadKubeconfig(file: string): KubeConfig {
   kc.loadFromFile(file);
   if (kc.getCurrentCluster() === null) throw new Error(`kubeconfig ${file} names no current cluster`);
   return kc;
+}
+
+/** The Node whose client certificate the kubeconfig's current user presents, if it is a node's. */
+export function credentialsNodeOf(kc: KubeConfig): string | undefined {
+  const user = kc.getCurrentUser();
+  try {
+    if (user?.certData) return nodeOfCertificate(Buffer.from(user.certData, 'base64').toString('utf8'));
+    if (user?.certFile) return nodeOfCertificate(readFileSync(user.certFile, 'utf8'));
+  } catch {
+    // An unreadable certificate fails the first request with a message of its own.
+  }
+  return undefined;
 }
 
 export function nodeView(node: V1Node | Record<string, unknown>): NodeView {
@@ -131,6 +145,9 @@ export function clientNodeApi(options: ClientNodeApiOptions): NodeApi {
   return {
     get server() {
       return kc.getCurrentCluster()?.server ?? '';
+    },
+    get credentialsNode() {
+      return credentialsNodeOf(kc);
     },
     reload() {
       kc = loadKubeconfig(options.kubeconfigFile);

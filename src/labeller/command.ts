@@ -10,6 +10,7 @@ import type { Runtime } from '../common/runtime.js';
 import { discoverLabels } from './discovery.js';
 import { chooseKubeconfig, type NodeApi } from './node-api.js';
 import { NodeLabeller } from './labeller.js';
+import { chooseNodeName } from './node-identity.js';
 import type { Clock } from '../common/clock.js';
 
 export interface NodeLabellerArgs {
@@ -37,7 +38,7 @@ export const DEFAULT_KUBECONFIG_PATHS: KubeconfigPaths = {
   own: '/etc/riscv-runner-node/kubeconfig',
 };
 
-async function loadOrReport(file: string | undefined, rt: Runtime): Promise<Config | undefined> {
+export async function loadOrReport(file: string | undefined, rt: Runtime): Promise<Config | undefined> {
   try {
     return (await configFromFlag(file)).config;
   } catch (err) {
@@ -62,9 +63,31 @@ export async function runDetectCommand(args: DetectArgs, rt: Runtime): Promise<n
   return 0;
 }
 
-/** The Node's name: flag or NODE_NAME, then the config, then the host name as the kubelet lowercases it. */
-export function resolveNodeName(flag: string | undefined, config: Config, hostname: string): string {
-  return flag ?? config.nodeName ?? hostname.toLowerCase();
+/** The configured Node name, if any: flag or NODE_NAME, then the config. */
+export function configuredNodeName(flag: string | undefined, config: Config): string | undefined {
+  return flag ?? config.nodeName;
+}
+
+/**
+ * The Node to label once the credentials are loaded, or undefined after saying why there is none
+ * (a name the credentials may not label, or an invalid one).
+ */
+export function nodeNameFor(configured: string | undefined, api: NodeApi, hostname: string, kubeconfigFile: string, logger: Logger): string | undefined {
+  const choice = chooseNodeName(configured, api.credentialsNode, hostname);
+  if ('problem' in choice) {
+    logger.error(
+      `${choice.problem} (the client certificate in ${kubeconfigFile}), and NodeRestriction lets a node label only its own Node: ` +
+        `set --node-name, NODE_NAME or nodeName in the config to '${choice.credentialsNode}', or leave them unset`,
+    );
+    return undefined;
+  }
+  const problem = nodeNameProblem(choice.name);
+  if (problem) {
+    logger.error(`node name '${choice.name}' ${problem}; set --node-name, NODE_NAME or nodeName in the config`);
+    return undefined;
+  }
+  if (choice.from === 'credentials') logger.info(`node name ${choice.name} from the client certificate in ${kubeconfigFile}`);
+  return choice.name;
 }
 
 export async function runNodeLabellerCommand(
@@ -76,12 +99,14 @@ export async function runNodeLabellerCommand(
   if (config === undefined) return EXIT_CONFIG;
   const level = pick(args.logLevel, config.logLevel);
   const logger = loggerFor(rt, isLogLevel(level) ? level : 'info');
-  const nodeName = resolveNodeName(args.nodeName, config, rt.hostname);
-  const problem = nodeNameProblem(nodeName);
-  if (problem) {
-    logger.error(`node name '${nodeName}' ${problem}; set --node-name, NODE_NAME or nodeName in the config`);
+  const configured = configuredNodeName(args.nodeName, config);
+  const problem = configured === undefined ? undefined : nodeNameProblem(configured);
+  if (configured !== undefined && problem) {
+    logger.error(`node name '${configured}' ${problem}; set --node-name, NODE_NAME or nodeName in the config`);
     return EXIT_CONFIG;
   }
+  // Named in messages until the credentials, once loaded, may name the Node themselves.
+  const provisional = configured ?? rt.hostname.toLowerCase();
   const notifier = notifierFor(rt, logger);
   const stopWatchdog = startWatchdog(rt, notifier, logger);
   const onAbort = (): void => notifier.stopping();
@@ -94,15 +119,17 @@ export async function runNodeLabellerCommand(
       ownKubeconfig: paths.own,
       exists: existsSync,
     });
-    logger.info(`labelling node ${nodeName} with credentials from ${kubeconfigFile}`);
     const api = await connect(kubeconfigFile, rt.clock, logger, rt.signal, (text) => {
-      notifier.status(`node ${nodeName}: ${text}`);
+      notifier.status(`node ${provisional}: ${text}`);
       // Waiting for credentials is this service doing its job on a board that has not joined
       // yet: report ready, or `apt install` and boot would wait on it and systemd would retry
       // the start every TimeoutStartSec.
       notifier.ready();
     });
     if (api !== undefined) {
+      const nodeName = nodeNameFor(configured, api, rt.hostname, kubeconfigFile, logger);
+      if (nodeName === undefined) return EXIT_CONFIG;
+      logger.info(`labelling node ${nodeName} with credentials from ${kubeconfigFile}`);
       await new NodeLabeller({
         nodeName,
         root: args.root,

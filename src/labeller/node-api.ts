@@ -23,7 +23,10 @@ export interface WatchEvent {
 }
 
 export interface NodeApi {
-  /** The Node, or undefined when it does not exist (404: not registered yet). */
+  /**
+   * The Node, or undefined when it does not exist (404: not registered yet). A node's own
+   * credentials asking for any other name get 403, whether or not that Node exists.
+   */
   get(name: string, signal: AbortSignal): Promise<NodeView | undefined>;
   /** A JSON merge patch of labels and annotations; returns the Node as stored. */
   patch(name: string, patch: LabelPatch, signal: AbortSignal): Promise<NodeView>;
@@ -36,6 +39,8 @@ export interface NodeApi {
   reload(): void;
   /** The API server URL, for messages. */
   readonly server: string;
+  /** The Node these credentials are, when they are a node's own (the kubelet's client certificate). */
+  readonly credentialsNode: string | undefined;
 }
 
 export interface KubeconfigChoice {

@@ -173,6 +173,26 @@ async function main(): Promise<void> {
       },
     )
     .command(
+      'unlabel',
+      "remove the node labeller's labels and its record of them from this board's Node (the package's purge runs it)",
+      (y) =>
+        y
+          .option('config', configOption)
+          .option('kubeconfig', {
+            type: 'string',
+            describe: 'kubeconfig [default: the one node-labeller uses]',
+          })
+          .option('node-name', { type: 'string', describe: 'Node [default: the one node-labeller labels]' })
+          .option('timeout', { type: 'number', default: 5, describe: 'give up after this many seconds' }),
+      async (argv) => {
+        const { runUnlabelCommand } = await import('./labeller/unlabel-command.js');
+        exitCode = await runUnlabelCommand(
+          { config: argv.config, kubeconfig: argv.kubeconfig ?? env['KUBECONFIG'], nodeName: argv['node-name'] ?? env['NODE_NAME'], timeoutSeconds: argv.timeout },
+          rt,
+        );
+      },
+    )
+    .command(
       'detect',
       'print the labels the node labeller would apply (no cluster needed)',
       (y) =>
@@ -237,7 +257,7 @@ async function main(): Promise<void> {
         );
       },
     )
-    .demandCommand(1, 'name a command: device-plugin, node-labeller, detect, devices, check-config or maintenance')
+    .demandCommand(1, 'name a command: device-plugin, node-labeller, unlabel, detect, devices, check-config or maintenance')
     .recommendCommands()
     .fail((msg, err) => {
       if (err) throw err;

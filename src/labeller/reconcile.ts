@@ -15,7 +15,7 @@ export interface NodeView {
 export interface LabelPatch {
   metadata: {
     labels?: Record<string, string | null>;
-    annotations?: Record<string, string>;
+    annotations?: Record<string, string | null>;
   };
 }
 
@@ -63,6 +63,20 @@ export function planLabels(node: NodeView, desired: Readonly<Record<string, stri
   // The record is written with the labels, so a crash between the two cannot orphan a label.
   if (ownedChanged) patch.metadata.annotations = { [OWNED_ANNOTATION]: owned };
   return { patch, set, removed };
+}
+
+/**
+ * What takes the labeller off a Node for good (the package's purge): every owned label still there
+ * and the ownership record; undefined when there is neither. Labels not recorded as ours stay.
+ */
+export function unlabelPlan(node: NodeView): { patch: LabelPatch; removed: string[] } | undefined {
+  const removed = ownedKeys(node).filter((key) => key in node.labels);
+  const recorded = OWNED_ANNOTATION in node.annotations;
+  if (removed.length === 0 && !recorded) return undefined;
+  const patch: LabelPatch = { metadata: {} };
+  if (removed.length > 0) patch.metadata.labels = Object.fromEntries(removed.map((key) => [key, null]));
+  if (recorded) patch.metadata.annotations = { [OWNED_ANNOTATION]: null };
+  return { patch, removed };
 }
 
 /** True when the Node carries every desired label with its value (owned extras aside). */

@@ -1,9 +1,10 @@
-// The node-labeller command as a process against the fake API server: which Node the credentials name.
+// The node-labeller and unlabel commands as processes against the fake API server: which Node the credentials name, and a purge's unlabel.
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
+import { OWNED_ANNOTATION } from '../../src/labeller/reconcile.js';
 import { FakeApiServer } from '../fakes/apiserver.js';
 import { NotifyListener } from '../helpers/notify-listener.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -44,9 +45,11 @@ interface Run {
   code: number | null;
   stdout: string;
   stderr: string;
+  ms: number;
 }
 
 function run(args: string[]): Promise<Run> {
+  const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -54,7 +57,7 @@ function run(args: string[]): Promise<Run> {
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
   });
 }
 
@@ -87,4 +90,60 @@ test('a configured node name that is not the credentials\' own: exit 78 with exa
   t.true(r.stderr.includes("configured node 'rv-02' but these credentials are node 'rv-01''s"), r.stderr);
   t.regex(r.stderr, /to 'rv-01', or leave them unset/);
   t.is(s.api.log.length, 0);
+});
+
+test('a configured node name that is the credentials\' own is used', async (t) => {
+  const s = await setup(t);
+  s.api.createNode('rv-01', {}, {});
+  const r = await run(['unlabel', '--config', EMPTY_CONFIG, '--kubeconfig', s.kubeletKubeconfig, '--node-name', 'rv-01']);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, 'node rv-01: carries no labels of the node labeller; nothing to remove\n');
+});
+
+test('unlabel removes the owned labels and the record with the node\'s own credentials, and leaves every other label', async (t) => {
+  const s = await setup(t);
+  s.api.createNode(
+    'rv-01',
+    { 'riseproject.dev/board': 'scw-em-rv1', 'riseproject.dev/harts': '4', 'riseproject.dev/foreign': 'x', 'team/owner': 'ci' },
+    { [OWNED_ANNOTATION]: 'riseproject.dev/board,riseproject.dev/harts,riseproject.dev/gone', 'other/annotation': 'kept' },
+  );
+  const r = await run(['unlabel', '--config', EMPTY_CONFIG, '--kubeconfig', s.kubeletKubeconfig]);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, `node rv-01: removed riseproject.dev/board, riseproject.dev/harts and the annotation ${OWNED_ANNOTATION}\n`);
+  const node = s.api.nodes.get('rv-01');
+  t.deepEqual(node?.metadata.labels, {
+    'kubernetes.io/hostname': 'rv-01',
+    'kubernetes.io/arch': 'riscv64',
+    'kubernetes.io/os': 'linux',
+    'riseproject.dev/foreign': 'x',
+    'team/owner': 'ci',
+  });
+  t.deepEqual(node?.metadata.annotations, { 'other/annotation': 'kept' });
+  t.deepEqual(s.api.log.map((e) => `${e.verb} ${e.user ?? ''} ${e.status}`), ['get system:node:rv-01 200', 'patch system:node:rv-01 200']);
+});
+
+test('unlabel with the API server down fails at once, names what is left, and says how to remove it', async (t) => {
+  const s = await setup(t);
+  await s.api.stop();
+  const r = await run(['unlabel', '--config', EMPTY_CONFIG, '--kubeconfig', s.kubeletKubeconfig, '--timeout', '5']);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /unlabel: failed to remove the node labeller's labels from node rv-01 \(API server http:\/\/127\.0\.0\.1:\d+\): .*ECONNREFUSED/);
+  t.regex(r.stderr, /kubectl annotate node rv-01 riseproject\.dev\/labeller\.owned-labels-/);
+});
+
+test('unlabel gives up after --timeout when the API server does not answer', async (t) => {
+  const s = await setup(t);
+  s.api.createNode('rv-01', { 'riseproject.dev/board': 'x' }, { [OWNED_ANNOTATION]: 'riseproject.dev/board' });
+  s.api.setDelay(60_000);
+  const r = await run(['unlabel', '--config', EMPTY_CONFIG, '--kubeconfig', s.kubeletKubeconfig, '--timeout', '1']);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /from node rv-01 .*: no answer within 1s/);
+  t.is(s.api.nodes.get('rv-01')?.metadata.labels['riseproject.dev/board'], 'x');
+});
+
+test('unlabel on a board without credentials removes nothing and says so', async (t) => {
+  const dir = await tempDir(t, 'rrn-lc-');
+  const r = await run(['unlabel', '--config', EMPTY_CONFIG, '--kubeconfig', path.join(dir, 'missing'), '--node-name', 'rv-01']);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /failed to load kubeconfig .*missing: .*; no labels removed from node rv-01/);
 });

@@ -1,6 +1,6 @@
 // The label patch: only owned keys, null for owned keys no longer discovered, nothing when in sync.
 import test from 'ava';
-import { OWNED_ANNOTATION, planLabels, type NodeView } from '../../src/labeller/reconcile.js';
+import { OWNED_ANNOTATION, planLabels, unlabelPlan, type NodeView } from '../../src/labeller/reconcile.js';
 
 function node(labels: Record<string, string>, owned?: string): NodeView {
   return { name: 'rv-1', resourceVersion: '1', labels, annotations: owned === undefined ? {} : { [OWNED_ANNOTATION]: owned } };
@@ -41,4 +41,20 @@ test('an owned label edited or deleted by someone else is put back', (t) => {
 test('an owned key already gone only updates the record', (t) => {
   const n = node({ ...desired }, 'riseproject.dev/board,riseproject.dev/harts,riseproject.dev/gone');
   t.deepEqual(planLabels(n, desired).patch, { metadata: { annotations: { [OWNED_ANNOTATION]: 'riseproject.dev/board,riseproject.dev/harts' } } });
+});
+
+test('unlabel: owned labels still there and the record go; foreign labels and owned keys already gone are not in the patch', (t) => {
+  const n = node({ ...desired, 'riseproject.dev/foreign': 'x', 'team/foo': 'bar' }, 'riseproject.dev/board,riseproject.dev/harts,riseproject.dev/gone');
+  t.deepEqual(unlabelPlan(n), {
+    patch: { metadata: { labels: { 'riseproject.dev/board': null, 'riseproject.dev/harts': null }, annotations: { [OWNED_ANNOTATION]: null } } },
+    removed: ['riseproject.dev/board', 'riseproject.dev/harts'],
+  });
+});
+
+test('unlabel: a record with no labels left removes only the record; neither means nothing to do', (t) => {
+  t.deepEqual(unlabelPlan(node({ 'team/foo': 'bar' }, 'riseproject.dev/board')), {
+    patch: { metadata: { annotations: { [OWNED_ANNOTATION]: null } } },
+    removed: [],
+  });
+  t.is(unlabelPlan(node({ ...desired })), undefined);
 });

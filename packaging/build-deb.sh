@@ -72,6 +72,7 @@ build_arch() {
 
   install -m 0755 "$here/riscv-runner-node.sh" "$root/usr/bin/$PKG"
   install -m 0644 "$top/systemd/rise-device-plugin.service" "$top/systemd/rise-node-labeller.service" "$root/usr/lib/systemd/system/"
+  install -D -m 0644 "$top/systemd/kubelet.service.d/riscv-runner-node.conf" "$root/usr/lib/systemd/system/kubelet.service.d/riscv-runner-node.conf"
   install -m 0644 "$here/config.yaml" "$root/etc/$PKG/config.yaml"
   install -m 0644 "$top/systemd/k3s/k3s-agent.conf" "$root/usr/share/doc/$PKG/examples/k3s-agent.conf"
   [ -f "$top/README.md" ] && install -m 0644 "$top/README.md" "$root/usr/share/doc/$PKG/README.md"

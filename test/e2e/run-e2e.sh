@@ -108,7 +108,9 @@ node "$here/bundle-fakes.mjs" "$SHARE/fakes" >/dev/null || exit 1
 cp -r "$top/test/fixtures/roots/scw-em-rv1" "$SHARE/fixture"
 
 echo "$NAME" >"$ROOT/etc/hostname"
-cat >"$ROOT/etc/systemd/system/kubelet.service" <<'EOF'
+# The kubelet stand-in's unit, put into the container only after the install: the package must
+# install without a word on a host that has no kubelet.service (a k3s agent).
+cat >"$SHARE/kubelet.service" <<'EOF'
 [Unit]
 Description=kubelet stand-in (records registrations in /run/fake-kubelet/state.json)
 
@@ -125,15 +127,29 @@ api_pid=$!
 wait_for 10 grep -q '^http' "$WORK/apiserver.out" || { cat "$WORK/apiserver.out"; exit 1; }
 api_url=$(grep -m1 '^http' "$WORK/apiserver.out")
 api_token=$(sed -n 's/^ *token: //p' "$SHARE/kubeconfig")
-node_labels() {
-  python3 - "$api_url" "$api_token" "$NODE" <<'PY'
+# node_meta [labels|annotations]: the Node's labels (or annotations) as the API server stand-in
+# holds them, as sorted JSON.
+node_meta() {
+  python3 - "$api_url" "$api_token" "$NODE" "${1:-labels}" <<'PY'
 import json, sys, urllib.request
-url, token, node = sys.argv[1:4]
+url, token, node, part = sys.argv[1:5]
 req = urllib.request.Request(f"{url}/api/v1/nodes/{node}", headers={"Authorization": f"Bearer {token}"})
-print(json.dumps(json.load(urllib.request.urlopen(req, timeout=5))["metadata"].get("labels", {}), sort_keys=True))
+print(json.dumps(json.load(urllib.request.urlopen(req, timeout=5))["metadata"].get(part, {}), sort_keys=True))
 PY
 }
+node_labels() { node_meta labels; }
 labels_have() { node_labels 2>/dev/null | grep -qF "$1"; }
+# node_add_label <key> <value>: another actor's label, set with a merge patch.
+node_add_label() {
+  python3 - "$api_url" "$api_token" "$NODE" "$1" "$2" <<'PY'
+import json, sys, urllib.request
+url, token, node, key, value = sys.argv[1:6]
+body = json.dumps({"metadata": {"labels": {key: value}}}).encode()
+req = urllib.request.Request(f"{url}/api/v1/nodes/{node}", data=body, method="PATCH",
+                             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/merge-patch+json"})
+urllib.request.urlopen(req, timeout=5).read()
+PY
+}
 
 t_boot=$(now)
 # The sample devicetree where the kernel would put it: /sys/firmware is a tmpfs inside the container.
@@ -160,10 +176,13 @@ else
 fi
 echo "installed: nodejs $(C dpkg-query -W -f='${Version}' nodejs), riscv-runner-node $(C dpkg-query -W -f='${Version}' riscv-runner-node)"
 
-check "units enabled for multi-user.target and kubelet.service" \
+check "apt install on a host without kubelet.service: no line about a non-existent unit" \
+  test -z "$(grep -i 'non-existent unit' "$WORK/apt-install.log")" || grep -i 'non-existent unit' "$WORK/apt-install.log"
+check "units enabled for multi-user.target; the package's kubelet drop-in in place" \
   C test -L /etc/systemd/system/multi-user.target.wants/rise-device-plugin.service -a \
-  -L /etc/systemd/system/kubelet.service.wants/rise-device-plugin.service -a \
-  -L /etc/systemd/system/kubelet.service.wants/rise-node-labeller.service
+  -L /etc/systemd/system/multi-user.target.wants/rise-node-labeller.service -a \
+  ! -e /etc/systemd/system/kubelet.service.wants -a \
+  -f /usr/lib/systemd/system/kubelet.service.d/riscv-runner-node.conf
 verify_out=$(C systemd-analyze verify rise-device-plugin.service rise-node-labeller.service 2>&1)
 check "systemd-analyze verify is clean (trixie's systemd)" test -z "$verify_out" || echo "$verify_out"
 for unit in rise-device-plugin rise-node-labeller; do
@@ -190,7 +209,14 @@ check "labeller active without a kubelet" wait_for 15 is_active rise-node-labell
 
 # --- the board joins: kubeadm writes the kubelet's config, then starts it; its start pulls the
 # plugin in before the kubelet has made its directory --------------------------------------------
+C install -m 0644 /opt/e2e/kubelet.service /etc/systemd/system/kubelet.service
 C systemctl daemon-reload
+kubelet_wants() {
+  local w
+  w=$(prop kubelet.service Wants)
+  grep -qw rise-device-plugin.service <<<"$w" && grep -qw rise-node-labeller.service <<<"$w"
+}
+check "kubelet.service, once there, wants both units (the package's drop-in)" kubelet_wants
 C install -D -m 0644 /dev/null /var/lib/kubelet/config.yaml
 t=$(now)
 C systemctl start kubelet.service
@@ -310,16 +336,56 @@ check "upgrade: labeller restarted" wait_for 20 prop_not rise-node-labeller.serv
 check "upgrade: both active" wait_for 20 both_active
 
 # --- purge ------------------------------------------------------------------------------------
+owned_labels_gone() {
+  local labels annotations
+  labels=$(node_meta labels) && annotations=$(node_meta annotations) || return 1
+  ! grep -q 'riseproject.dev/' <<<"$labels$annotations" &&
+    grep -qF '"team/owner": "ci"' <<<"$labels" && grep -qF "\"kubernetes.io/hostname\": \"$NODE\"" <<<"$labels"
+}
+node_add_label team/owner ci
+check "before purge: the labeller's labels, its annotation and a foreign label on the Node" \
+  grep -q 'riseproject.dev/labeller.owned-labels' <<<"$(node_meta annotations 2>/dev/null)"
+echo "  node labels: $(node_labels 2>/dev/null)"
+t=$(now)
 if C env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q riscv-runner-node >"$WORK/apt-purge.log" 2>&1; then
-  pass "apt purge riscv-runner-node"
+  pass "apt purge riscv-runner-node ($(since "$t") s)"
 else
   fail "apt purge riscv-runner-node"
   tail -20 "$WORK/apt-purge.log"
 fi
-check "purge: units gone" C sh -c '! ls /usr/lib/systemd/system/rise-* /etc/systemd/system/*/rise-* 2>/dev/null'
+echo "  apt: $(grep -m1 "^node $NODE" "$WORK/apt-purge.log")"
+check "purge: owned labels and the annotation gone from the Node, foreign labels kept" owned_labels_gone
+echo "  node labels: $(node_labels 2>/dev/null); annotations: $(node_meta annotations 2>/dev/null)"
+check "purge: units and the kubelet drop-in gone" \
+  C sh -c '! ls /usr/lib/systemd/system/rise-* /etc/systemd/system/*/rise-* /usr/lib/systemd/system/kubelet.service.d/riscv-runner-node.conf 2>/dev/null'
 check "purge: /etc/riscv-runner-node gone" C test ! -e /etc/riscv-runner-node
 check "purge: plugin socket gone" C test ! -e /var/lib/kubelet/device-plugins/rise-riscv-runner.sock
 check "purge: no daemon left running" C sh -c 'for p in /proc/[0-9]*; do grep -qa "riscv-runner-node/[c]li.js" "$p/cmdline" 2>/dev/null && exit 1; done; exit 0'
+
+# --- purge with the API server down -------------------------------------------------------------
+C install -d -m 0755 /etc/riscv-runner-node
+C install -m 0600 /opt/e2e/kubeconfig /etc/riscv-runner-node/kubeconfig
+if C env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "/opt/e2e/$(basename "$deb")" >"$WORK/apt-reinstall.log" 2>&1; then
+  pass "installed again after the purge"
+else
+  fail "installed again after the purge"
+  tail -20 "$WORK/apt-reinstall.log"
+fi
+check "labeller labels the node again" wait_for 60 labels_have '"riseproject.dev/board": "scw-em-rv1"'
+kill "$api_pid" 2>/dev/null
+wait "$api_pid" 2>/dev/null
+api_pid=""
+t=$(now)
+C env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q riscv-runner-node >"$WORK/apt-purge-offline.log" 2>&1
+purge_rc=$?
+purge_s=$(since "$t")
+check "purge with the API server down succeeds within 10 s (status $purge_rc in $purge_s s)" \
+  awk -v s="$purge_s" -v r="$purge_rc" 'BEGIN { exit !(r == 0 && s < 10) }'
+echo "  apt: $(grep -m1 'unlabel: ' "$WORK/apt-purge-offline.log")"
+check "purge with the API server down: says the labels stay and how to remove them" \
+  grep -q "unlabel: failed to remove the node labeller's labels from node $NODE.*kubectl label node" "$WORK/apt-purge-offline.log"
+check "purge with the API server down: /etc/riscv-runner-node and the package's state gone" \
+  C test ! -e /etc/riscv-runner-node -a ! -e /var/lib/riscv-runner-node
 
 echo "stage e2e total: $(since "$t_all") s"
 echo "$passed passed, $failed failed"

@@ -37,12 +37,12 @@ export async function runMaintenanceCommand(args: MaintenanceArgs, rt: Runtime):
       const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${rt.pid}`);
       await writeFile(tmp, body, { mode: 0o644 });
       await rename(tmp, file);
-      rt.stdout(`maintenance on: ${file} created; runner devices turn Unhealthy, running jobs are not touched\n`);
+      rt.stdout(`maintenance on: ${file} created; runner devices turn Unhealthy now, the Node's allocatable follows 5-7 s later (the kubelet's node status sync); running jobs are not touched\n`);
       return 0;
     }
     case 'off':
       await rm(file, { force: true });
-      rt.stdout(`maintenance off: ${file} removed; runner devices turn Healthy\n`);
+      rt.stdout(`maintenance off: ${file} removed; runner devices turn Healthy now, the Node's allocatable follows 5-7 s later (the kubelet's node status sync)\n`);
       return 0;
     case 'status': {
       if (!(await maintenanceFlagPresent(file))) {

@@ -5,7 +5,7 @@
 #
 # Usage: test/e2e/run-root-smoke.sh <suite> <arch> [smoke.py option…]
 #   test/e2e/run-root-smoke.sh trixie riscv64     Debian 13 riscv64 under qemu-user: Node 20 (ABI 115)
-#   test/e2e/run-root-smoke.sh bookworm amd64     Debian 12: Node 18 (ABI 108), the oldest supported
+#   test/e2e/run-root-smoke.sh bookworm amd64     Debian 12: Node 18.20.4 (ABI 108), the oldest run here
 # Needs build/deb/riscv-runner-node_*_<arch>.deb (npm run package:deb). Ends with "N passed, N failed".
 set -uo pipefail
 

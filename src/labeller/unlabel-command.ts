@@ -4,7 +4,7 @@ import { EXIT_CONFIG } from '../common/errors.js';
 import { describeError, type Logger } from '../common/logger.js';
 import type { Runtime } from '../common/runtime.js';
 import { configuredNodeName, DEFAULT_KUBECONFIG_PATHS, loadOrReport, nodeNameFor, type KubeconfigPaths } from './command.js';
-import { chooseKubeconfig } from './node-api.js';
+import { chooseKubeconfig, type NodeApi } from './node-api.js';
 import { OWNED_ANNOTATION, unlabelPlan } from './reconcile.js';
 
 export interface UnlabelArgs {
@@ -59,7 +59,7 @@ export async function runUnlabelCommand(args: UnlabelArgs, rt: Runtime, paths: K
   });
   try {
     const { clientNodeApi } = await import('./client-node-api.js');
-    let api;
+    let api: NodeApi;
     try {
       api = clientNodeApi({ kubeconfigFile, clock: rt.clock, requestTimeoutMs: timeoutMs });
     } catch (err) {

@@ -4,6 +4,7 @@ import { parseDocument } from 'yaml';
 import { ConfigError } from './errors.js';
 import { isLogLevel, type LogLevel } from './logger.js';
 import { extendedResourceNameProblem, isValidLabelValue } from './labels.js';
+import { includedPaths, readDevSection, readVirtualSection, showValue, type IncludedFiles } from './peer-config.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/riscv-runner-node/config.yaml';
 
@@ -119,7 +120,10 @@ export function defaultConfig(): Config {
 
 export const MAX_DEVICE_COUNT = 256;
 
-/** Reads and validates a config file. A missing file is fine unless the operator named it. */
+/**
+ * Reads and validates a config file and the peers' files its `file:` keys name, so the Config
+ * returned is complete. A missing config file is fine unless the operator named it.
+ */
 export async function loadConfig(file: string, options: { mustExist: boolean }): Promise<Config> {
   let text: string;
   try {
@@ -129,11 +133,32 @@ export async function loadConfig(file: string, options: { mustExist: boolean }):
     if (code === 'ENOENT' && !options.mustExist) return defaultConfig();
     throw new ConfigError(`config ${file}: cannot be read (${code ?? String(err)}); fix the path given to --config`);
   }
-  return parseConfig(text, file);
+  const included = new Map<string, { text: string } | { error: string }>();
+  for (const path of includedPaths(rawOf(text))) {
+    try {
+      included.set(path, { text: await readFile(path, 'utf8') });
+    } catch (err) {
+      included.set(path, { error: (err as NodeJS.ErrnoException).code ?? String(err) });
+    }
+  }
+  return parseConfig(text, file, included);
 }
 
-/** Parses config text; every problem found is reported at once, each naming its key. */
-export function parseConfig(text: string, file: string): Config {
+/** The document as data, or undefined when it does not parse (parseConfig says why). */
+function rawOf(text: string): unknown {
+  try {
+    const doc = parseDocument(text, { uniqueKeys: true });
+    return doc.errors.length > 0 ? undefined : (doc.toJS() as unknown);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Parses config text; every problem found is reported at once, each naming its key. `included`
+ * holds what loadConfig read for each `file:` key; one not in it is reported as unread.
+ */
+export function parseConfig(text: string, file: string, included: IncludedFiles = new Map()): Config {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
     const first = doc.errors[0];
@@ -141,9 +166,15 @@ export function parseConfig(text: string, file: string): Config {
     const what = (first?.message.split('\n')[0] ?? 'parse error').replace(/ at line \d+, column \d+:?$/, '');
     throw new ConfigError(`config ${file}: is not valid YAML${where}: ${what}`);
   }
-  const raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    raw = doc.toJS();
+  } catch (err) {
+    // e.g. the yaml library's guard against alias bombs
+    throw new ConfigError(`config ${file}: cannot be read as data: ${err instanceof Error ? err.message : String(err)}`);
+  }
   const problems: string[] = [];
-  const config = readConfig(raw ?? {}, problems);
+  const config = readConfig(raw ?? {}, problems, included);
   if (problems.length > 0) {
     throw new ConfigError(problems.map((p) => `config ${file}: ${p}`).join('\n'));
   }
@@ -156,9 +187,7 @@ function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function show(v: unknown): string {
-  return typeof v === 'string' ? `'${v}'` : JSON.stringify(v) ?? String(v);
-}
+const show = showValue;
 
 /** Complains about keys this version does not know, so a typo is not silently a default. */
 function unknownKeys(obj: Obj, known: readonly string[], prefix: string, problems: string[]): void {
@@ -221,11 +250,11 @@ function stringMap(obj: Obj, key: string, path: string, problems: string[]): Rec
 }
 
 const TOP_KEYS = ['logLevel', 'nodeName', 'deviceplugin', 'labeller'] as const;
-const DP_KEYS = ['resourceName', 'deviceCount', 'socketName', 'maintenanceFile', 'allocateEnv'] as const;
+const DP_KEYS = ['resourceName', 'deviceCount', 'socketName', 'maintenanceFile', 'allocateEnv', 'virtual', 'dev'] as const;
 const LB_KEYS = ['boardMap', 'labels', 'devicetreeNodes', 'nfdFeaturesFile', 'rediscoverSeconds', 'kubeconfig'] as const;
 const FAMILY_KEYS = ['board', 'isa', 'harts', 'uarch', 'devicetree'] as const;
 
-function readConfig(raw: unknown, problems: string[]): Config {
+function readConfig(raw: unknown, problems: string[], included: IncludedFiles): Config {
   const config = defaultConfig();
   if (!isObj(raw)) {
     problems.push(`must be a YAML mapping of keys (${TOP_KEYS.join(', ')}), not ${show(raw)}`);
@@ -277,6 +306,8 @@ function readConfig(raw: unknown, problems: string[]): Config {
     }
   }
   config.deviceplugin.allocateEnv = env;
+  config.deviceplugin.virtual = readVirtualSection(dp['virtual'], included, problems);
+  config.deviceplugin.dev = readDevSection(dp['dev'], included, problems);
 
   const lb = section(raw, 'labeller', 'labeller', problems);
   unknownKeys(lb, LB_KEYS, 'labeller.', problems);

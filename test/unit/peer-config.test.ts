@@ -8,32 +8,11 @@ import { ConfigError } from '../../src/common/errors.js';
 import { systemClock } from '../../src/common/clock.js';
 import type { Runtime } from '../../src/common/runtime.js';
 import { compileDevMatch, devMatchProblem, type IncludedFiles } from '../../src/common/peer-config.js';
+import { SPOOKD_README_MAPPING } from '../helpers/peer-examples.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const FILE = '/etc/riscv-runner-node/config.yaml';
 
-/** spookd's README mapping, as it sits under deviceplugin.virtual (two-space indent added). */
-export const SPOOKD_README_MAPPING = `deviceMapping:
-  - hosts: [lab1-host1, lab1-host2]
-    devices:
-      - resourceName: skao.int/oscilloscope
-        instanceID: "0001"
-        env: { IP: 10.0.10.215 }
-      - resourceName: skao.int/oscilloscope
-        instanceID: "0002"
-        env: { IP: 10.0.10.218 }
-      - resourceName: skao.int/signal-generator
-        instanceID: "0001"
-        env: { IP: 10.10.10.80 }
-  - hosts: [lab2-host1]
-    devices:
-      - resourceName: skao.int/oscilloscope
-        instanceID: "0003"
-        env: { IP: 10.0.10.85 }
-      - resourceName: skao.int/signal-generator
-        instanceID: "0002"
-        env: { IP: 10.0.10.80 }
-`;
 
 const indent = (text: string, by = '    '): string => text.replace(/^(?=.)/gm, by);
 

@@ -1,0 +1,52 @@
+// The peers' documented examples, translated into our config, that several tests check against.
+
+/** spookd's README mapping, as it sits under deviceplugin.virtual (spookd's own file holds exactly this). */
+export const SPOOKD_README_MAPPING = `deviceMapping:
+  - hosts: [lab1-host1, lab1-host2]
+    devices:
+      - resourceName: skao.int/oscilloscope
+        instanceID: "0001"
+        env: { IP: 10.0.10.215 }
+      - resourceName: skao.int/oscilloscope
+        instanceID: "0002"
+        env: { IP: 10.0.10.218 }
+      - resourceName: skao.int/signal-generator
+        instanceID: "0001"
+        env: { IP: 10.10.10.80 }
+  - hosts: [lab2-host1]
+    devices:
+      - resourceName: skao.int/oscilloscope
+        instanceID: "0003"
+        env: { IP: 10.0.10.85 }
+      - resourceName: skao.int/signal-generator
+        instanceID: "0002"
+        env: { IP: 10.0.10.80 }
+`;
+
+/**
+ * smarter-device-manager's README shows a Raspberry Pi node's capacity (gpiochip0-2, gpiomem,
+ * i2c-1, snd, vchiq, vcsm and video4 at 10; vcs, vcsm-cma and video10-12 at 0) but not the list
+ * that produced it. This is a list in smarter's schema that gives exactly that node on such a
+ * /dev, as it sits under deviceplugin.dev; `^vcs$` with no nummaxdevices is one way to 0 shares.
+ */
+export const RASPBERRY_PI_README_LIST = `    devices:
+      - devicematch: ^gpiochip[0-9]*$
+        nummaxdevices: 10
+      - devicematch: ^gpiomem$
+        nummaxdevices: 10
+      - devicematch: ^i2c-[0-9]*$
+        nummaxdevices: 10
+      - devicematch: ^snd$
+        nummaxdevices: 10
+      - devicematch: ^vchiq$
+        nummaxdevices: 10
+      - devicematch: ^vcs$
+      - devicematch: ^vcsm$
+        nummaxdevices: 10
+      - devicematch: ^vcsm-cma$
+        nummaxdevices: 0
+      - devicematch: ^video[0-9]$
+        nummaxdevices: 10
+      - devicematch: ^video1[0-9]$
+        nummaxdevices: 0
+`;

@@ -176,7 +176,8 @@ export function parseConfig(text: string, file: string, included: IncludedFiles 
   const problems: string[] = [];
   const config = readConfig(raw ?? {}, problems, included);
   if (problems.length > 0) {
-    throw new ConfigError(problems.map((p) => `config ${file}: ${p}`).join('\n'));
+    // One line per problem, whatever the values quoted in it hold.
+    throw new ConfigError(problems.map((p) => `config ${file}: ${p.replace(/\r?\n/g, '\\n')}`).join('\n'));
   }
   return config;
 }

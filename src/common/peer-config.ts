@@ -19,7 +19,7 @@ function isObj(v: unknown): v is Obj {
 
 /** A value as the operator wrote it; never throws (aliases can make YAML values circular). */
 export function showValue(v: unknown): string {
-  if (typeof v === 'string') return `'${v}'`;
+  if (typeof v === 'string') return `'${v.replace(/[\x00-\x1f\x7f]/g, (c) => JSON.stringify(c).slice(1, -1))}'`;
   try {
     return JSON.stringify(v) ?? String(v);
   } catch {

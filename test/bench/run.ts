@@ -1,8 +1,10 @@
 // `npm run bench`: runs every benchmark module in turn; each prints one JSON line per figure.
+import { benchDevDiscovery } from './dev-discovery.js';
 import { benchDevicePlugin } from './deviceplugin.js';
 import { benchLabeller } from './labeller.js';
 import { benchResources } from './resources.js';
 
 await benchDevicePlugin();
 await benchResources();
+await benchDevDiscovery();
 await benchLabeller();

@@ -70,7 +70,7 @@ export function virtualDevicePlace(file: string | undefined, mapping: number, de
 function includedValue(key: string, file: string, included: IncludedFiles, problems: string[]): { value: unknown } | undefined {
   const got = included.get(file);
   if (got === undefined || 'error' in got) {
-    const why = got === undefined ? 'it was not read' : got.error;
+    const why = got === undefined ? 'not loaded' : got.error;
     problems.push(`${key} ${file} cannot be read (${why}); fix the path or the file's permissions`);
     return undefined;
   }

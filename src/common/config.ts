@@ -70,13 +70,27 @@ export interface LabelFamilies {
   uarch: boolean;
   /** beta.devicetree.org/<vendor-model>=1 per compatible entry, as k8s-dt-node-labeller does. */
   devicetree: boolean;
+  /** riseproject.dev/cpu.{mvendorid,marchid,mimpid}=<hex> of the first hart. */
+  cpu: boolean;
 }
 
+/** `original`: the first board map, unknown boards named after their devicetree; `fleet`: the RISE fleet's names, never guessed. */
+export type BoardNames = 'original' | 'fleet';
+export const BOARD_NAMES: readonly BoardNames[] = ['original', 'fleet'];
+
+/** A labeller.boardMap key naming a board by its hart IDs: `0x<mvendorid>:0x<marchid>:0x<mimpid>`. */
+export const HART_ID_TRIPLE_RE = /^0x[0-9a-f]{1,16}:0x[0-9a-f]{1,16}:0x[0-9a-f]{1,16}$/i;
+
 export interface LabellerConfig {
-  /** devicetree compatible entry → board label value; added to and overriding the built-in map. */
+  /** Which built-in board table and rules name the board. */
+  boardNames: BoardNames;
+  /** devicetree compatible value or hart-ID triple → board label value; tried before the built-in table. */
   boardMap: Record<string, string>;
   labels: LabelFamilies;
-  /** Extra devicetree node paths (e.g. "/soc/gpu@0") whose compatible entries become devicetree labels. */
+  /**
+   * Extra devicetree nodes whose compatible entries become devicetree labels: a path ("/soc/gpu@0"),
+   * or a node name ("gpu") that matches every node of that name before "@", anywhere in the tree.
+   */
   devicetreeNodes: string[];
   /** When set, also write these labels as a Node Feature Discovery local feature file. */
   nfdFeaturesFile: string | undefined;
@@ -108,8 +122,9 @@ export function defaultConfig(): Config {
       dev: undefined,
     },
     labeller: {
+      boardNames: 'original',
       boardMap: {},
-      labels: { board: true, isa: true, harts: true, uarch: true, devicetree: false },
+      labels: { board: true, isa: true, harts: true, uarch: true, devicetree: false, cpu: true },
       devicetreeNodes: [],
       nfdFeaturesFile: undefined,
       rediscoverSeconds: 300,
@@ -252,8 +267,8 @@ function stringMap(obj: Obj, key: string, path: string, problems: string[]): Rec
 
 const TOP_KEYS = ['logLevel', 'nodeName', 'deviceplugin', 'labeller'] as const;
 const DP_KEYS = ['resourceName', 'deviceCount', 'socketName', 'maintenanceFile', 'allocateEnv', 'virtual', 'dev'] as const;
-const LB_KEYS = ['boardMap', 'labels', 'devicetreeNodes', 'nfdFeaturesFile', 'rediscoverSeconds', 'kubeconfig'] as const;
-const FAMILY_KEYS = ['board', 'isa', 'harts', 'uarch', 'devicetree'] as const;
+const LB_KEYS = ['boardNames', 'boardMap', 'labels', 'devicetreeNodes', 'nfdFeaturesFile', 'rediscoverSeconds', 'kubeconfig'] as const;
+const FAMILY_KEYS = ['board', 'isa', 'harts', 'uarch', 'devicetree', 'cpu'] as const;
 
 function readConfig(raw: unknown, problems: string[], included: IncludedFiles): Config {
   const config = defaultConfig();
@@ -312,12 +327,22 @@ function readConfig(raw: unknown, problems: string[], included: IncludedFiles): 
 
   const lb = section(raw, 'labeller', 'labeller', problems);
   unknownKeys(lb, LB_KEYS, 'labeller.', problems);
+  const boardNames = str(lb, 'boardNames', 'labeller.boardNames', problems);
+  if (boardNames !== undefined) {
+    const known = BOARD_NAMES.find((n) => n === boardNames);
+    if (known !== undefined) config.labeller.boardNames = known;
+    else problems.push(`labeller.boardNames ${show(boardNames)} is not one of ${BOARD_NAMES.join(', ')}`);
+  }
   const boardMap = stringMap(lb, 'boardMap', 'labeller.boardMap', problems);
-  for (const [compatible, label] of Object.entries(boardMap)) {
+  for (const [key, label] of Object.entries(boardMap)) {
     if (label === '' || !isValidLabelValue(label)) {
       problems.push(
-        `labeller.boardMap.${compatible} ${show(label)} is not a valid label value (at most 63 characters: letters, digits, '-', '_', '.', alphanumeric at both ends)`,
+        `labeller.boardMap.${key} ${show(label)} is not a valid label value (at most 63 characters: letters, digits, '-', '_', '.', alphanumeric at both ends)`,
       );
+    }
+    // A compatible value never starts with 0x; such a key is a hart-ID triple with a typo.
+    if (/^0x/i.test(key) && !HART_ID_TRIPLE_RE.test(key)) {
+      problems.push(`labeller.boardMap key ${show(key)} is not a hart-ID triple: write mvendorid:marchid:mimpid in hex, e.g. '0x710:0x8000000058000002:0x33d8a600'`);
     }
   }
   config.labeller.boardMap = boardMap;
@@ -328,8 +353,8 @@ function readConfig(raw: unknown, problems: string[], included: IncludedFiles): 
   }
   const nodes = lb['devicetreeNodes'];
   if (nodes !== undefined && nodes !== null) {
-    if (!Array.isArray(nodes) || !nodes.every((n) => typeof n === 'string' && n.startsWith('/') && !n.split('/').includes('..'))) {
-      problems.push(`labeller.devicetreeNodes must be a list of devicetree paths such as "/soc/gpu@0", not ${show(nodes)}`);
+    if (!Array.isArray(nodes) || !nodes.every((n) => typeof n === 'string' && devicetreeNodeOk(n))) {
+      problems.push(`labeller.devicetreeNodes must be a list of devicetree node paths such as "/soc/gpu@0" or node names such as gpu, not ${show(nodes)}`);
     } else {
       config.labeller.devicetreeNodes = nodes as string[];
     }
@@ -353,6 +378,12 @@ function readConfig(raw: unknown, problems: string[], included: IncludedFiles): 
     else config.labeller.kubeconfig = kubeconfig;
   }
   return config;
+}
+
+/** A node path ("/soc/gpu@0") without "..", or a node name as the devicetree spec spells them. */
+function devicetreeNodeOk(node: string): boolean {
+  if (node.startsWith('/')) return !node.split('/').includes('..');
+  return /^[A-Za-z0-9,._+@-]+$/.test(node) && node !== '.' && node !== '..';
 }
 
 /** Why a device count is unusable, or undefined. Shared by the config file and --device-count. */

@@ -55,6 +55,7 @@ export async function runDetectCommand(args: DetectArgs, rt: Runtime): Promise<n
   if (config === undefined) return EXIT_CONFIG;
   const found = await discoverLabels(args.root, config.labeller);
   for (const warning of found.warnings) rt.stderr(`warning: ${warning}\n`);
+  if (found.boardRule !== undefined) rt.stderr(`board: ${found.boardRule} (labeller.boardNames: ${config.labeller.boardNames})\n`);
   if (args.json) {
     rt.stdout(`${JSON.stringify(found.labels, null, 2)}\n`);
   } else {

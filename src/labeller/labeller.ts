@@ -98,6 +98,7 @@ export class NodeLabeller {
     this.desired = found.labels;
     const shown = Object.entries(found.labels).map(([k, v]) => `${k}=${v}`).join(', ');
     this.o.logger.info(`${first ? 'discovered' : 'discovery changed:'} ${shown || 'no labels'}`);
+    if (found.boardRule !== undefined) this.o.logger.info(`board ${found.boardRule}`);
     const nfd = this.o.config.nfdFeaturesFile;
     if (nfd !== undefined) {
       try {

@@ -80,6 +80,11 @@ const invalid: Array<[string, string, RegExp]> = [
   ['top level not a mapping', '- a\n- b\n', /must be a YAML mapping/],
   ['YAML syntax', 'deviceplugin:\n  resourceName: [unclosed\n', /is not valid YAML at line \d+, column \d+/],
   ['duplicate key', 'logLevel: info\nlogLevel: debug\n', /is not valid YAML/],
+  ['board names', 'labeller:\n  boardNames: rise\n', /labeller\.boardNames 'rise' is not one of original, fleet/],
+  ['hart-ID triple with a typo', 'labeller:\n  boardMap: { "0x710:0x1": k }\n', /labeller\.boardMap key '0x710:0x1' is not a hart-ID triple: write mvendorid:marchid:mimpid in hex/],
+  ['devicetree node with a slash inside a name', 'labeller:\n  devicetreeNodes: ["soc/gpu"]\n', /labeller\.devicetreeNodes must be a list of devicetree node paths such as "\/soc\/gpu@0" or node names such as gpu/],
+  ['devicetree node path climbing out', 'labeller:\n  devicetreeNodes: ["/soc/../.."]\n', /labeller\.devicetreeNodes must be a list/],
+  ['cpu family not boolean', 'labeller:\n  labels: { cpu: 1 }\n', /labeller\.labels\.cpu must be true or false/],
 ];
 
 for (const [name, text, expected] of invalid) {
@@ -96,4 +101,23 @@ test('all problems are reported at once, one line each', (t) => {
   const lines = err?.message.split('\n') ?? [];
   t.is(lines.length, 2);
   t.true(lines.every((l) => l.startsWith(`config ${FILE}: deviceplugin.`)));
+});
+
+test('labeller: board names, hart-ID keys, node names and the cpu family are read', (t) => {
+  const c = parseConfig(
+    [
+      'labeller:',
+      '  boardNames: fleet',
+      '  boardMap: { "0x710:0x8000000058000002:0x33d8a600": k3, "sophgo,mango": cloudv10x-pioneer }',
+      '  devicetreeNodes: [gpu, pwm-fan, "gpu@0", "/soc/npu@1"]',
+      '  labels: { cpu: false }',
+    ].join('\n'),
+    FILE,
+  );
+  t.is(c.labeller.boardNames, 'fleet');
+  t.deepEqual(c.labeller.boardMap, { '0x710:0x8000000058000002:0x33d8a600': 'k3', 'sophgo,mango': 'cloudv10x-pioneer' });
+  t.deepEqual(c.labeller.devicetreeNodes, ['gpu', 'pwm-fan', 'gpu@0', '/soc/npu@1']);
+  t.false(c.labeller.labels.cpu);
+  t.is(defaultConfig().labeller.boardNames, 'original');
+  t.true(defaultConfig().labeller.labels.cpu);
 });

@@ -130,7 +130,7 @@ test('isa strings: g expands, unknown and odd extensions are tolerated', (t) => 
 
 test('every family can be turned off', async (t) => {
   const root = path.join(fixtures, 'roots/visionfive2');
-  const off = { board: false, isa: false, harts: false, uarch: false, devicetree: false };
+  const off = { board: false, isa: false, harts: false, uarch: false, devicetree: false, cpu: false };
   t.deepEqual((await discoverLabels(root, config({ labels: off }))).labels, {});
   t.deepEqual(Object.keys((await discoverLabels(root, config({ labels: { ...off, harts: true } }))).labels), ['riseproject.dev/harts']);
   t.deepEqual(Object.keys((await discoverLabels(root, config({ labels: { ...off, board: true } }))).labels), ['riseproject.dev/board']);
@@ -143,7 +143,7 @@ test('devicetree labels in the k8s-dt-node-labeller style, for / and configured 
   await mkdir(path.join(base, 'soc/gpu@0'), { recursive: true });
   await writeFile(path.join(base, 'compatible'), 'milkv,pioneer\0sophgo,sg2042\0');
   await writeFile(path.join(base, 'soc/gpu@0/compatible'), 'img,bxm-4-64\0');
-  const off = { board: false, isa: false, harts: false, uarch: false, devicetree: true };
+  const off = { board: false, isa: false, harts: false, uarch: false, devicetree: true, cpu: false };
   const found = await discoverLabels(root, config({ labels: off, devicetreeNodes: ['/soc/gpu@0', '/soc/missing'] }));
   t.deepEqual(found.labels, {
     'beta.devicetree.org/img-bxm-4-64': '1',
@@ -163,4 +163,29 @@ test('the NFD features file is written through a dot-file and renamed', async (t
   t.true(text.includes('riseproject.dev/board=x\nriseproject.dev/harts=4\n'));
   const { readdir } = await import('node:fs/promises');
   t.deepEqual(await readdir(path.dirname(file)), ['riscv-runner-node']);
+});
+
+test('devicetreeNodes by name, as k8s-dt-node-labeller takes -n gpu pwm-fan, give the labels the paths give', async (t) => {
+  const root = path.join(fixtures, 'devicetree-nodes');
+  const dtOnly = { board: false, isa: false, harts: false, uarch: false, devicetree: true, cpu: false };
+  const byPath = await discoverLabels(root, config({ labels: dtOnly, devicetreeNodes: ['/soc/gpu@0', '/pwm-fan'] }));
+  const byName = await discoverLabels(root, config({ labels: dtOnly, devicetreeNodes: ['gpu', 'pwm-fan'] }));
+  t.deepEqual(byName.labels, byPath.labels);
+  t.deepEqual(byName.labels, {
+    'beta.devicetree.org/img-img-bxm-4-64': '1',
+    'beta.devicetree.org/pwm-fan': '1',
+    'beta.devicetree.org/scaleway-em-rv1-c4m16s128-a': '1',
+    'beta.devicetree.org/thead-th1520': '1',
+    'beta.devicetree.org/thead-th1520-gpu': '1',
+  });
+  t.false('beta.devicetree.org/thead-th1520-clk-vo' in byName.labels, 'gpu-clk@… is not named gpu');
+  t.deepEqual(byName.warnings, []);
+  const unit = await discoverLabels(root, config({ labels: dtOnly, devicetreeNodes: ['gpu@0', 'gpu-clk'] }));
+  t.is(unit.labels['beta.devicetree.org/thead-th1520-gpu'], '1', 'a name with @ matches that node exactly');
+  t.is(unit.labels['beta.devicetree.org/thead-th1520-clk-vo'], '1');
+  const missing = await discoverLabels(root, config({ labels: dtOnly, devicetreeNodes: ['npu', 'cpus'] }));
+  t.deepEqual(missing.warnings, [
+    'devicetree node name npu matches no node: no labels from it',
+    'devicetree node name cpus matches /cpus, none with a compatible property: no labels from it',
+  ]);
 });

@@ -135,18 +135,34 @@ export function defaultConfig(): Config {
 
 export const MAX_DEVICE_COUNT = 256;
 
+export interface LoadOptions {
+  /** The operator named the file, so its absence is an error rather than "all defaults". */
+  mustExist: boolean;
+  /** Where the operator named it, for the fix in the message: "--config" unless said otherwise. */
+  namedBy?: string;
+}
+
 /**
  * Reads and validates a config file and the peers' files its `file:` keys name, so the Config
  * returned is complete. A missing config file is fine unless the operator named it.
  */
-export async function loadConfig(file: string, options: { mustExist: boolean }): Promise<Config> {
+export async function loadConfig(file: string, options: LoadOptions): Promise<Config> {
+  return (await loadConfigFile(file, options)).config;
+}
+
+/** Like loadConfig, and says whether the file was there (absent: every default). */
+export async function loadConfigFile(file: string, options: LoadOptions): Promise<{ config: Config; found: boolean }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && !options.mustExist) return defaultConfig();
-    throw new ConfigError(`config ${file}: cannot be read (${code ?? String(err)}); fix the path given to --config`);
+    if (code === 'ENOENT' && !options.mustExist) return { config: defaultConfig(), found: false };
+    const fix =
+      code === 'EACCES' || code === 'EPERM'
+        ? 'run as root or make it readable'
+        : `fix the path given to ${options.namedBy ?? '--config'}`;
+    throw new ConfigError(`config ${file}: cannot be read (${code ?? String(err)}); ${fix}`);
   }
   const included = new Map<string, { text: string } | { error: string }>();
   for (const path of includedPaths(rawOf(text))) {
@@ -156,7 +172,21 @@ export async function loadConfig(file: string, options: { mustExist: boolean }):
       included.set(path, { error: (err as NodeJS.ErrnoException).code ?? String(err) });
     }
   }
-  return parseConfig(text, file, included);
+  return { config: parseConfig(text, file, included), found: true };
+}
+
+/** The line the parser stopped at and the one before it, numbered, with a caret under the column. */
+function yamlContext(text: string, line: number, col: number): string {
+  const lines = text.split(/\r?\n/);
+  const shown: string[] = [];
+  const width = String(line).length;
+  for (const n of [line - 1, line]) {
+    const content = lines[n - 1];
+    if (n < 1 || content === undefined) continue;
+    shown.push(`  ${String(n).padStart(width)} | ${content}`);
+  }
+  if (shown.length > 0) shown.push(`  ${' '.repeat(width)} | ${' '.repeat(Math.max(0, col - 1))}^`);
+  return shown.join('\n');
 }
 
 /** The document as data, or undefined when it does not parse (parseConfig says why). */
@@ -179,7 +209,10 @@ export function parseConfig(text: string, file: string, included: IncludedFiles 
     const first = doc.errors[0];
     const where = first?.linePos?.[0] ? ` at line ${first.linePos[0].line}, column ${first.linePos[0].col}` : '';
     const what = (first?.message.split('\n')[0] ?? 'parse error').replace(/ at line \d+, column \d+:?$/, '');
-    throw new ConfigError(`config ${file}: is not valid YAML${where}: ${what}`);
+    const pos = first?.linePos?.[0];
+    // The parser names where it noticed the problem, often a line after the mistake: show both.
+    const context = pos ? `\n${yamlContext(text, pos.line, pos.col)}` : '';
+    throw new ConfigError(`config ${file}: is not valid YAML${where}: ${what}${context}`);
   }
   let raw: unknown;
   try {

@@ -121,3 +121,22 @@ test('labeller: board names, hart-ID keys, node names and the cpu family are rea
   t.is(defaultConfig().labeller.boardNames, 'original');
   t.true(defaultConfig().labeller.labels.cpu);
 });
+
+test('a YAML syntax error shows the line the parser stopped at and the one before it', (t) => {
+  const text = 'labeller:\n  boardMap: { "a,b": x\n  labels: { isa: false }\nlogLevel: info\n';
+  const err = t.throws(() => parseConfig(text, FILE), { instanceOf: ConfigError });
+  const lines = err?.message.split('\n') ?? [];
+  t.regex(lines[0] ?? '', /^config \/etc\/riscv-runner-node\/config\.yaml: is not valid YAML at line (\d+), column (\d+): /);
+  const line = Number(/at line (\d+)/.exec(lines[0] ?? '')?.[1]);
+  const source = text.split('\n');
+  t.is(lines[1], `  ${line - 1} | ${source[line - 2] ?? ''}`);
+  t.is(lines[2], `  ${line} | ${source[line - 1] ?? ''}`);
+  t.regex(lines[3] ?? '', /^ {2} {1} \| *\^$/);
+});
+
+test('a YAML error on the first line shows that line alone', (t) => {
+  const err = t.throws(() => parseConfig('logLevel: [\n', FILE), { instanceOf: ConfigError });
+  const lines = err?.message.split('\n') ?? [];
+  t.true(lines.length >= 3, err?.message);
+  t.false(lines.some((l) => / 0 \| /.test(l)));
+});

@@ -1,0 +1,63 @@
+// What the commands say to someone meeting them for the first time.
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import test from 'ava';
+import { runCheckConfigCommand } from '../../src/commands/check-config.js';
+import type { Runtime } from '../../src/common/runtime.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const execFileP = promisify(execFile);
+const cli = path.resolve('dist/src/cli.js');
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(args: string[], env: Record<string, string> = {}): Promise<Result> {
+  try {
+    const { stdout, stderr } = await execFileP(process.execPath, [cli, ...args], { env: { ...process.env, ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+function capture(): { rt: Runtime; out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  const rt = { stdout: (s: string) => void (out += s), stderr: (s: string) => void (err += s) } as unknown as Runtime;
+  return { rt, out: () => out, err: () => err };
+}
+
+test('check-config with no argument and no config file says the defaults are in effect because the file is absent', async (t) => {
+  const absent = path.join(await tempDir(t, 'rrn-cc-'), 'config.yaml');
+  const c = capture();
+  t.is(await runCheckConfigCommand({ file: undefined, defaultFile: absent }, c.rt), 0);
+  t.regex(c.out(), new RegExp(`^config ${absent}: does not exist, so the daemons run with the defaults; settings in effect:\n`));
+  t.notRegex(c.out(), /\bok\b/);
+  t.regex(c.out(), /resourceName: riseproject\.com\/runner/);
+});
+
+test('check-config of a missing named file names the argument it was given, not a flag it does not take', async (t) => {
+  const absent = path.join(await tempDir(t, 'rrn-cc-'), 'nope.yaml');
+  const r = await run(['check-config', absent]);
+  t.is(r.code, 78);
+  t.is(r.stderr, `config ${absent}: cannot be read (ENOENT); fix the path given to check-config\n`);
+});
+
+test('check-config output ends with a newline and no line ends with spaces', async (t) => {
+  const file = path.join(await tempDir(t, 'rrn-cc-'), 'config.yaml');
+  await writeFile(file, 'labeller:\n  boardNames: fleet\n');
+  const r = await run(['check-config', file]);
+  t.is(r.code, 0);
+  t.true(r.stdout.endsWith('\n'), JSON.stringify(r.stdout.slice(-20)));
+  t.false(r.stdout.endsWith('\n\n'));
+  const trailing = r.stdout.split('\n').filter((l) => / $/.test(l));
+  t.deepEqual(trailing, []);
+  t.regex(r.stdout, /^ {4}boardNames: fleet$/m);
+});

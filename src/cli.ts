@@ -248,11 +248,12 @@ async function main(): Promise<void> {
           .positional('state', { choices: ['on', 'off', 'status'] as const, demandOption: true })
           .option('config', configOption)
           .option('maintenance-file', { type: 'string', describe: 'flag file [default: from the config]' })
-          .option('reason', { type: 'string', describe: 'why, written into the flag file' }),
+          .option('reason', { type: 'string', describe: 'why, written into the flag file' })
+          .option('force', { type: 'boolean', default: false, describe: 'on: replace the reason and time of a board already in maintenance' }),
       async (argv) => {
         const { runMaintenanceCommand } = await import('./deviceplugin/maintenance-command.js');
         exitCode = await runMaintenanceCommand(
-          { state: argv.state, config: argv.config, maintenanceFile: argv['maintenance-file'], reason: argv.reason },
+          { state: argv.state, config: argv.config, maintenanceFile: argv['maintenance-file'], reason: argv.reason, force: argv.force },
           rt,
         );
       },

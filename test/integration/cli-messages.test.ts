@@ -1,6 +1,7 @@
-// What the commands say to someone meeting them for the first time.
+// What the commands say to someone meeting them for the first time: maintenance, check-config.
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
@@ -10,6 +11,7 @@ import { tempDir } from '../helpers/tmp.js';
 
 const execFileP = promisify(execFile);
 const cli = path.resolve('dist/src/cli.js');
+const emptyConfig = path.resolve('test/fixtures/labeller/empty-config.yaml');
 
 interface Result {
   code: number;
@@ -26,6 +28,47 @@ async function run(args: string[], env: Record<string, string> = {}): Promise<Re
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
 }
+
+const maintenance = (...args: string[]): Promise<Result> => run(['maintenance', ...args, '--config', emptyConfig]);
+
+test('maintenance on refuses a flag whose directory does not exist, with exit 78, and creates nothing', async (t) => {
+  const dir = await tempDir(t, 'rrn-mt-');
+  const flag = path.join(dir, 'no', 'such', 'dir', 'flag');
+  const r = await maintenance('on', '--maintenance-file', flag);
+  t.is(r.code, 78);
+  t.regex(r.stderr, new RegExp(`refusing to create ${flag}: directory ${path.dirname(flag)} does not exist; check the path`));
+  t.false(existsSync(path.join(dir, 'no')));
+  const file = path.join(dir, 'file');
+  await writeFile(file, '');
+  const underFile = await maintenance('on', '--maintenance-file', path.join(file, 'flag'));
+  t.is(underFile.code, 78);
+  t.regex(underFile.stderr, /is not a directory/);
+});
+
+test('maintenance off when already off says so instead of "removed"', async (t) => {
+  const flag = path.join(await tempDir(t, 'rrn-mt-'), 'maintenance');
+  const r = await maintenance('off', '--maintenance-file', flag);
+  t.is(r.code, 0);
+  t.is(r.stdout, `maintenance off: already off (${flag} absent); nothing changed\n`);
+});
+
+test('a second maintenance on keeps the first reason and time unless --force', async (t) => {
+  const flag = path.join(await tempDir(t, 'rrn-mt-'), 'maintenance');
+  t.is((await maintenance('on', '--maintenance-file', flag, '--reason', 'firmware update')).code, 0);
+  const first = await readFile(flag, 'utf8');
+  const since = /^since (.+)$/m.exec(first)?.[1] ?? '';
+  const again = await maintenance('on', '--maintenance-file', flag, '--reason', 'other');
+  t.is(again.code, 0);
+  t.is(again.stdout, `maintenance on: already on since ${since} (reason: firmware update) (${flag}); kept as it is, use --force to replace the reason and time\n`);
+  t.is(await readFile(flag, 'utf8'), first);
+  const forced = await maintenance('on', '--maintenance-file', flag, '--reason', 'other', '--force');
+  t.is(forced.code, 0);
+  t.regex(forced.stdout, /replaced; runner devices turn Unhealthy/);
+  t.regex(await readFile(flag, 'utf8'), /^reason: other$/m);
+  // A flag written by other means (the Ansible role writes it empty) is on all the same.
+  await writeFile(flag, '');
+  t.regex((await maintenance('on', '--maintenance-file', flag)).stdout, /^maintenance on: already on \(/);
+});
 
 function capture(): { rt: Runtime; out: () => string; err: () => string } {
   let out = '';

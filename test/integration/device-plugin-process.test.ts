@@ -96,7 +96,7 @@ test('check-config: ok prints the settings in effect; a bad file exits 78', asyn
 
 test('maintenance on/off/status through the command', async (t) => {
   const dir = await tempDir(t, 'rrn-mt-');
-  const flag = path.join(dir, 'etc', 'maintenance');
+  const flag = path.join(dir, 'maintenance');
   const on = runCli(['maintenance', 'on', '--maintenance-file', flag, '--reason', 'firmware update'], {});
   t.is(await on.exited, 0);
   t.true(existsSync(flag));

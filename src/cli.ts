@@ -202,7 +202,9 @@ async function main(): Promise<void> {
           .option('json', { type: 'boolean', default: false, describe: 'print a JSON object of label key to value' }),
       async (argv) => {
         const { runDetectCommand } = await import('./labeller/command.js');
-        exitCode = await runDetectCommand({ config: argv.config, root: argv.root, json: argv.json }, rt);
+        // From a checkout dist/src/cli.js sits two levels below the sample board roots' test/.
+        const sampleRoots = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures', 'roots');
+        exitCode = await runDetectCommand({ config: argv.config, root: argv.root, json: argv.json, sampleRoots, cwd: process.cwd() }, rt);
       },
     )
     .command(

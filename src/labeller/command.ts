@@ -1,5 +1,7 @@
 // `node-labeller` and `detect` commands: wire config, discovery, the Node API and the lifecycle.
 import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { configFromFlag, pick } from '../common/settings.js';
 import { nodeNameProblem, type Config } from '../common/config.js';
 import { ConfigError, EXIT_CONFIG } from '../common/errors.js';
@@ -25,6 +27,10 @@ export interface DetectArgs {
   config: string | undefined;
   root: string;
   json: boolean;
+  /** Sample board roots of a source checkout (test/fixtures/roots), shown when there is no devicetree. */
+  sampleRoots?: string;
+  /** The working directory, so the sample path is shown as a user would type it. */
+  cwd?: string;
 }
 
 /** Where credentials are looked for when neither --kubeconfig nor KUBECONFIG names a file. */
@@ -56,12 +62,36 @@ export async function runDetectCommand(args: DetectArgs, rt: Runtime): Promise<n
   const found = await discoverLabels(args.root, config.labeller);
   for (const warning of found.warnings) rt.stderr(`warning: ${warning}\n`);
   if (found.boardRule !== undefined) rt.stderr(`board: ${found.boardRule} (labeller.boardNames: ${config.labeller.boardNames})\n`);
+  if (!found.hasDevicetree) rt.stderr(await noDevicetreeHint(args));
   if (args.json) {
     rt.stdout(`${JSON.stringify(found.labels, null, 2)}\n`);
   } else {
     rt.stdout(Object.entries(found.labels).map(([key, value]) => `${key}=${value}\n`).join(''));
   }
   return 0;
+}
+
+/**
+ * What to tell someone who runs detect on a machine without a devicetree (a laptop, most x86 and
+ * ACPI machines): why there is no board, and how to see what a real board would get.
+ */
+async function noDevicetreeHint(args: DetectArgs): Promise<string> {
+  const where = args.root === '/' ? 'this machine' : args.root;
+  const head = `note: ${where} has no devicetree (sys/firmware/devicetree/base, proc/device-tree): it is not a RISC-V devicetree system, so there is no board to name.\n`;
+  let boards: string[] = [];
+  if (args.sampleRoots !== undefined) {
+    try {
+      boards = (await readdir(args.sampleRoots, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+    } catch {
+      // Not a source checkout (the package ships no samples).
+    }
+  }
+  if (args.sampleRoots === undefined || boards.length === 0) {
+    return `${head}To try a sample board, run from a clone of the source: node dist/src/cli.js detect --root test/fixtures/roots/<board>\n`;
+  }
+  const rel = args.cwd === undefined ? args.sampleRoots : path.relative(args.cwd, args.sampleRoots);
+  const shown = rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? args.sampleRoots : rel;
+  return `${head}To try a sample board: detect --root ${path.join(shown, '<board>')}, with <board> one of: ${boards.join(', ')}\n`;
 }
 
 /** The configured Node name, if any: flag or NODE_NAME, then the config. */

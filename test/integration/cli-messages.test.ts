@@ -1,4 +1,4 @@
-// What the commands say to someone meeting them for the first time: maintenance, check-config.
+// What the commands say to someone meeting them for the first time: maintenance, check-config, the README.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -103,4 +103,23 @@ test('check-config output ends with a newline and no line ends with spaces', asy
   const trailing = r.stdout.split('\n').filter((l) => / $/.test(l));
   t.deepEqual(trailing, []);
   t.regex(r.stdout, /^ {4}boardNames: fleet$/m);
+});
+
+test('the README shows how to run the command from a clone, and each such line works', async (t) => {
+  const readme = await readFile('README.md', 'utf8');
+  const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+  const commands = blocks
+    .flatMap((b) => b.split('\n'))
+    .map((line) => line.replace(/\s+#.*$/, '').trim())
+    .filter((line) => line.startsWith('node dist/src/cli.js '));
+  t.true(commands.some((c) => /^node dist\/src\/cli\.js detect --root test\/fixtures\/roots\/\S+/.test(c)), 'a detect of a sample board');
+  for (const command of commands) {
+    // The README's lines use no quoting, so splitting on spaces is what a shell does with them.
+    const args = command.split(/\s+/).slice(2);
+    // Not this machine's /etc/riscv-runner-node/config.yaml: the commands that read one get the
+    // empty file (check-config takes its file as an argument and refuses the variable).
+    const r = await run(args, args[0] === 'check-config' ? {} : { RISCV_RUNNER_NODE_CONFIG: emptyConfig });
+    t.is(r.code, 0, `${command}\n${r.stderr}`);
+    t.not(r.stdout, '', command);
+  }
 });

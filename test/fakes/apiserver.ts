@@ -92,7 +92,8 @@ export class FakeApiServer {
   readonly nodes = new Map<string, FakeNode>();
   readonly counts: Record<Verb, number> = { get: 0, list: 0, watch: 0, patch: 0, update: 0, create: 0, delete: 0, unauthorized: 0 };
   /** Every request: verb, path and the status answered (0 when the connection was reset). */
-  readonly log: Array<{ verb: Verb; path: string; status: number; user: string | undefined; contentType: string | undefined }> = [];
+  /** Every request; `body` is what a PATCH sent, so a test can tell which keys a client wrote. */
+  readonly log: Array<{ verb: Verb; path: string; status: number; user: string | undefined; contentType: string | undefined; body?: string }> = [];
   private server: http.Server | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly watchers = new Set<Watcher>();
@@ -249,7 +250,14 @@ export class FakeApiServer {
       : 'delete';
     const auth = req.headers.authorization;
     const user = auth?.startsWith('Bearer ') ? this.tokens[auth.slice(7)] : undefined;
-    const entry = { verb: user === undefined ? ('unauthorized' as Verb) : verb, path: url.pathname + url.search, status: 0, user, contentType: req.headers['content-type'] };
+    const entry = {
+      verb: user === undefined ? ('unauthorized' as Verb) : verb,
+      path: url.pathname + url.search,
+      status: 0,
+      user,
+      contentType: req.headers['content-type'],
+      ...(verb === 'patch' ? { body } : {}),
+    };
     this.log.push(entry);
     this.counts[entry.verb] += 1;
 

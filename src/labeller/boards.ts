@@ -62,7 +62,7 @@ export interface BoardInput {
 }
 
 export type BoardChoice =
-  | { board: string; rule: string }
+  | { board: string; by: 'hart IDs' | 'compatible' | 'fallback'; rule: string }
   | { board: undefined; problem: string };
 
 interface Table {
@@ -119,7 +119,7 @@ export function chooseBoard(input: BoardInput): BoardChoice {
   if (ids !== undefined) {
     for (const table of tables) {
       const board = table.hartIds.get(ids);
-      if (board !== undefined) return { board, rule: `hart IDs ${ids} (mvendorid:marchid:mimpid of the first hart) are in ${table.name}` };
+      if (board !== undefined) return { board, by: 'hart IDs', rule: `hart IDs ${ids} (mvendorid:marchid:mimpid of the first hart) are in ${table.name}` };
     }
   }
   for (const entry of input.compatible) {
@@ -128,13 +128,13 @@ export function chooseBoard(input: BoardInput): BoardChoice {
       const board = key === undefined ? undefined : table.compatible.get(key);
       if (key === undefined || board === undefined) continue;
       const how = key === entry ? `devicetree compatible '${entry}'` : `devicetree compatible '${entry}' starts with '${key}', which`;
-      return { board, rule: `${how} is in ${table.name}` };
+      return { board, by: 'compatible', rule: `${how} is in ${table.name}` };
     }
   }
   const first = input.compatible[0];
   if (input.scheme === 'original') {
     const board = first === undefined ? undefined : toLabelValue(first);
-    if (board !== undefined) return { board, rule: `no table knows devicetree compatible ${quoted(input.compatible)}: the first entry made into a label value` };
+    if (board !== undefined) return { board, by: 'fallback', rule: `no table knows devicetree compatible ${quoted(input.compatible)}: the first entry made into a label value` };
     const what = first === undefined ? 'no devicetree compatible' : `devicetree compatible ${JSON.stringify(first)} leaves no valid label value`;
     return { board: undefined, problem: what };
   }

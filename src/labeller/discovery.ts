@@ -3,7 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { LabellerConfig } from '../common/config.js';
 import { isValidLabelKey } from '../common/labels.js';
-import { canonicalHex, chooseBoard, ORIGINAL_BOARD_MAP, type HartIds } from './boards.js';
+import { canonicalHex, chooseBoard, type HartIds } from './boards.js';
 import { toLabelValue } from './label-value.js';
 
 export const LABEL_PREFIX = 'riseproject.dev/';
@@ -13,9 +13,6 @@ export const UARCH_LABEL = `${LABEL_PREFIX}uarch`;
 export const ISA_LABEL_PREFIX = `${LABEL_PREFIX}isa.`;
 export const CPU_LABEL_PREFIX = `${LABEL_PREFIX}cpu.`;
 export const DEVICETREE_LABEL_PREFIX = 'beta.devicetree.org/';
-
-/** Boards the original labeller knew; config entries are added to these and win over them. */
-export const BUILTIN_BOARD_MAP = ORIGINAL_BOARD_MAP;
 
 /** T-Head's JEDEC vendor id: its C9xx cores implement vector 0.7.1, not the ratified RVV 1.0. */
 export const THEAD_MVENDORID = '0x5b7';
@@ -303,7 +300,7 @@ export async function discoverLabels(root: string, config: LabellerConfig): Prom
       const choice = chooseBoard({ scheme: config.boardNames, hartIds: ids, compatible: entries, boardMap: config.boardMap });
       if (choice.board !== undefined) {
         labels[BOARD_LABEL] = choice.board;
-        const mixed = hartsDisagree(harts ?? []) ? ' (the harts differ: the first one counts, as the fleet takes it)' : '';
+        const mixed = choice.by === 'hart IDs' && hartsDisagree(harts ?? []) ? ' (the harts differ: the first one counts, as the fleet takes it)' : '';
         result.boardRule = `${BOARD_LABEL}=${choice.board}: ${choice.rule}${mixed}`;
       } else if (config.boardNames === 'fleet') {
         const where = entries.length > 0 ? '' : ` (${missingCompatible(root, compatible)})`;

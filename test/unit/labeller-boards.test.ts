@@ -84,6 +84,8 @@ test('the first hart gives the cpu labels and the board, and the rule says the h
     [BOARD]: 'spacemit-k3',
   });
   t.regex(found.boardRule ?? '', /hart IDs 0x710:0x8000000058000002:0x33d8a600 .* fleet table .*harts differ/);
+  const byDt = await discoverLabels(await root(t, MIXED, 'vendor,board\0'), config('original', {}));
+  t.notRegex(byDt.boardRule ?? '', /harts differ/, 'the note belongs to a board named by its hart IDs');
 });
 
 test('which rule chose the board is said for each kind of match', async (t) => {

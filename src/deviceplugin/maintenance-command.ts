@@ -73,8 +73,7 @@ export async function runMaintenanceCommand(args: MaintenanceArgs, rt: Runtime):
       const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${rt.pid}`);
       await writeFile(tmp, body, { mode: 0o644 });
       await rename(tmp, file);
-      rt.stdout(`maintenance on: ${file} ${existed ? 'replaced' : 'created'}; runner devices turn Unhealthy now, the Node's allocatable follows 5-7 s later (the kubelet's node status sync); running jobs are not touched
-`);
+      rt.stdout(`maintenance on: ${file} ${existed ? 'replaced' : 'created'}; runner devices turn Unhealthy now, the Node's allocatable follows 5-7 s later (the kubelet's node status sync); running jobs are not touched\n`);
       return 0;
     }
     case 'off':

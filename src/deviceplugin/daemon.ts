@@ -132,9 +132,11 @@ export async function startDevicePlugin(
       const spec = manager.views().find((v) => v.spec.name === name)?.spec;
       const devices = spec ? ` (${spec.devices.filter((d) => d.health === 'Healthy').length}/${spec.devices.length} healthy)` : '';
       logger.info(`registered ${name} with kubelet${devices}${count > 1 ? ` (registration ${count})` : ''}`);
-      // The runner slots are what the board is for: systemd hears READY once they are offered.
+      // The runner slots are what the board is for: systemd hears READY once they are offered,
+      // after the STATUS that says so (the queued one would come a turn later).
       if (!ready && name === config.resourceName) {
         ready = true;
+        updateStatus();
         notifier.ready();
       }
     },

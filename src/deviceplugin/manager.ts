@@ -139,8 +139,8 @@ export class ResourceManager {
       observer: {
         waitingForKubelet: (socket) => setPhase({ kind: 'waiting', kubeletSocket: socket }),
         registered: (count) => {
-          options.onRegistered?.(spec.name, count);
           setPhase({ kind: 'registered' });
+          options.onRegistered?.(spec.name, count);
         },
         registerFailed: (err, retryInMs, attempt) => {
           const cause = `${grpcCodeName(err)}: ${describeError(err).replace(/^\d+ [A-Z_]+: /, '')}`;

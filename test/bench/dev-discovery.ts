@@ -6,15 +6,9 @@ import type { DevConfig } from '../../src/common/config.js';
 import { devResources } from '../../src/deviceplugin/sources/dev.js';
 import { scanDev } from '../../src/deviceplugin/sources/dev-scan.js';
 import { buildDevTree, RASPBERRY_PI_DEV } from '../helpers/dev-tree.js';
+import { emitFor, percentile } from './common.js';
 
-function emit(figure: string, value: Record<string, number>, unit: string, extra: Record<string, unknown> = {}): void {
-  process.stdout.write(`${JSON.stringify({ bench: 'dev-discovery', figure, ...value, unit, ...extra })}\n`);
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return Number((sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN).toFixed(2));
-}
+const emit = emitFor('dev-discovery');
 
 /**
  * What a busy board's /dev holds: ttys and ptys, disks with by-id/by-path/by-uuid links, char/

@@ -39,6 +39,8 @@ export interface DevicePluginSettings {
 
 export const DEFAULT_RECHECK_MS = 5000;
 export const DEFAULT_DEV_RESCAN_MS = 60_000;
+/** How long a changed config file must stay unchanged before it is read. */
+export const CONFIG_SETTLE_MS = 150;
 
 export interface DevicePluginDeps {
   clock: Clock;
@@ -274,15 +276,37 @@ export async function startDevicePlugin(
       for (const file of this.configFiles) this.fingerprints.set(file, await fingerprint(file));
     }
 
-    /** Re-reads the config only when a file's identity or content age changed. */
-    async checkConfig(): Promise<void> {
+    private settleTimer: NodeJS.Timeout | undefined;
+
+    /** Fingerprints now; true when any differs from the last one taken (which it replaces). */
+    private async printsChanged(): Promise<boolean> {
       let changed = false;
       for (const file of this.configFiles) {
         const print = await fingerprint(file);
         if (this.fingerprints.has(file) && this.fingerprints.get(file) !== print) changed = true;
         this.fingerprints.set(file, print);
       }
-      if (changed) await request({ config: true, fromSignal: false });
+      return changed;
+    }
+
+    /**
+     * Re-reads the config only when a file's identity or content age changed, and only once it
+     * has stopped changing: `tee` and most editors that write in place truncate the file first,
+     * and an empty config is a valid one (every default) that would drop every resource.
+     */
+    async checkConfig(): Promise<void> {
+      if (await this.printsChanged()) this.settle();
+    }
+
+    private settle(): void {
+      clearTimeout(this.settleTimer);
+      this.settleTimer = setTimeout(() => {
+        this.settleTimer = undefined;
+        void this.printsChanged().then((changed) => {
+          if (changed) this.settle();
+          else void request({ config: true, fromSignal: false });
+        });
+      }, CONFIG_SETTLE_MS);
     }
 
     private looking: Promise<void> | undefined;
@@ -306,6 +330,7 @@ export async function startDevicePlugin(
     }
 
     close(): void {
+      clearTimeout(this.settleTimer);
       for (const watch of this.byDir.values()) watch.close();
       this.byDir.clear();
     }

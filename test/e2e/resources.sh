@@ -68,7 +68,7 @@ check "$WIDGET: still one registration, one stream" test "$(res_field "regs('$WI
 C rm /dev/rrn-e2e-tty0
 check "device node removed: its shares turn Unhealthy" wait_for 20 res_is "devices('$TTY')" "0=Unhealthy,1=Unhealthy"
 C mknod -m 0600 /dev/rrn-e2e-tty0 c 1 3
-check "device node back: Healthy again, no new registration" wait_for 20 res_is "devices('$TTY')/regs('$TTY')" "0=Healthy,1=Healthy/1"
+check "device node back: Healthy again, no new registration" wait_for 20 res_is "devices('$TTY') + '/' + str(regs('$TTY'))" "0=Healthy,1=Healthy/1"
 
 # --- 100 reloads with nothing changed ------------------------------------------------------------
 before="$(res_field "regs('$RUNNER')"),$(res_field "streams('$RUNNER')"),$(res_field "regs('$WIDGET')"),$(res_field "streams('$WIDGET')"),$(res_field "regs('$TTY')"),$(res_field "streams('$TTY')")"

@@ -46,6 +46,22 @@ test('the config file is watched: a change applies without a signal', async (t) 
   t.is(h.kubelet.registrations.length, 1);
 });
 
+test('a file rewritten in place (truncated, then written) is read once it settles, never half-written', async (t) => {
+  const { h, file } = await withConfigFile(t, 'deviceplugin:\n  deviceCount: 3\n');
+  await h.kubelet.waitFor(() => h.kubelet.devices(RESOURCE).length === 3, 10_000, 'three devices');
+  const seen = h.kubelet.updates.length;
+  // What `tee` and an editor saving in place do: an empty file (a valid config: every default,
+  // one device) for a moment, then the new text.
+  await writeFile(file, '');
+  await new Promise((r) => setTimeout(r, 20));
+  await writeFile(file, 'deviceplugin:\n  deviceCount: 4\n');
+  await h.kubelet.waitFor(() => h.kubelet.devices(RESOURCE).length === 4, 10_000, 'four devices');
+  t.deepEqual(
+    h.kubelet.updates.slice(seen).map((u) => u.devices.length),
+    [4],
+  );
+});
+
 test('an invalid new config keeps the old one serving and says why until a good one is loaded', async (t) => {
   const { h, file } = await withConfigFile(t, 'deviceplugin:\n  deviceCount: 2\n');
   await writeFile(file, 'deviceplugin:\n  deviceCount: many\n  resourceNmae: x\n');

@@ -9,7 +9,7 @@ import { DirectoryWatch } from '../common/dirwatch.js';
  * then checks its own socket: idle cost does not grow with the resource count.
  */
 export class KubeletWatch {
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<(filename: string | undefined) => void>();
   private readonly watch: DirectoryWatch;
 
   constructor(
@@ -19,13 +19,17 @@ export class KubeletWatch {
   ) {
     this.watch = new DirectoryWatch(dir, {
       intervalMs: options.intervalMs,
-      onChange: () => this.wakeAll(),
+      onChange: (filename) => this.wakeAll(filename),
       ...(options.onError ? { onError: options.onError } : {}),
     });
   }
 
-  /** Returns the unsubscribe function. */
-  subscribe(listener: () => void): () => void {
+  /**
+   * Returns the unsubscribe function. The listener hears the name of the file an event was about,
+   * or undefined for a tick: a kubelet restart removes and creates one socket per resource, and
+   * a server that woke for every one of them would check its own socket N² times per restart.
+   */
+  subscribe(listener: (filename: string | undefined) => void): () => void {
     this.listeners.add(listener);
     return () => {
       this.listeners.delete(listener);
@@ -36,9 +40,9 @@ export class KubeletWatch {
     this.watch.tick();
   }
 
-  /** Something else (a stream that ended) suggests the kubelet changed: everyone looks now. */
-  wakeAll(): void {
-    for (const listener of [...this.listeners]) listener();
+  /** An event about one file, or (undefined) a reason for everyone to look now. */
+  wakeAll(filename?: string): void {
+    for (const listener of [...this.listeners]) listener(filename);
   }
 
   get subscribers(): number {

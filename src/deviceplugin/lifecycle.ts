@@ -1,4 +1,5 @@
 // Owns one resource's socket: serve, prove it answers, register, notice a kubelet restart, do it again.
+import { lstatSync } from 'node:fs';
 import { lstat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -8,7 +9,7 @@ import { Wakeup } from '../common/dirwatch.js';
 import type { Logger } from '../common/logger.js';
 import { describeError } from '../common/logger.js';
 import type { DevicePluginOptions } from '../generated/v1beta1/DevicePluginOptions.js';
-import { probeDevicePlugin, registerWithKubelet } from './kubelet-client.js';
+import { KubeletRegistrar, probeDevicePlugin } from './kubelet-client.js';
 import type { KubeletWatch } from './kubelet-watch.js';
 import type { StreamObserver } from './service.js';
 import { API_VERSION } from './proto.js';
@@ -38,6 +39,8 @@ export interface PluginLifecycleOptions {
   observer: LifecycleObserver;
   /** The shared watch of the device-plugins directory: its events and ticks wake this server. */
   watch: KubeletWatch;
+  /** The Registration channel shared by every resource; one of its own when absent. */
+  registrar?: KubeletRegistrar;
   registerTimeoutMs: number;
   probeTimeoutMs: number;
   registerBackoff: { initialMs: number; maxMs: number };
@@ -47,13 +50,15 @@ export interface PluginLifecycleOptions {
 /** A file's identity: inode numbers are reused at once on delete+create, ctime tells them apart. */
 type FileId = string;
 
+/**
+ * Synchronous on purpose: an lstat in a local directory takes microseconds, while the promise
+ * form queues on libuv's four threads. After a kubelet restart every resource's server checks
+ * its socket and kubelet.sock at once, and with fifty resources that queue, not the work, was
+ * most of the time to register again.
+ */
 async function fileId(file: string): Promise<FileId | undefined> {
-  try {
-    const st = await lstat(file);
-    return `${st.dev}:${st.ino}:${st.ctimeMs}`;
-  } catch {
-    return undefined;
-  }
+  const st = lstatSync(file, { throwIfNoEntry: false });
+  return st === undefined ? undefined : `${st.dev}:${st.ino}:${st.ctimeMs}`;
 }
 
 export class PluginLifecycle {
@@ -68,7 +73,12 @@ export class PluginLifecycle {
   /** Bumped for every server we start, so stream events of an old one are told apart. */
   private generation = 0;
 
+  private readonly registrar: KubeletRegistrar;
+  private readonly ownRegistrar: boolean;
+
   constructor(private readonly options: PluginLifecycleOptions) {
+    this.ownRegistrar = options.registrar === undefined;
+    this.registrar = options.registrar ?? new KubeletRegistrar();
     this.ourSocket = path.join(options.dir, options.socketName);
     this.kubeletSocket = path.join(options.dir, options.kubeletSocketName);
   }
@@ -113,7 +123,10 @@ export class PluginLifecycle {
   /** Runs until the signal aborts; never throws for kubelet trouble, only retries. */
   async run(signal: AbortSignal): Promise<void> {
     const { options } = this;
-    const unsubscribe = options.watch.subscribe(() => this.wakeup.wake());
+    // Only events about kubelet.sock or our own socket (and ticks) can change what we decide.
+    const unsubscribe = options.watch.subscribe((filename) => {
+      if (filename === undefined || filename === options.kubeletSocketName || filename === options.socketName) this.wakeup.wake();
+    });
     const serveBackoff = new Backoff({ initialMs: 100, maxMs: 10_000, ...(options.random ? { random: options.random } : {}) });
     try {
       while (!signal.aborted) {
@@ -135,7 +148,8 @@ export class PluginLifecycle {
       }
     } finally {
       unsubscribe();
-      await this.teardown();
+      await this.teardown({ graceful: true });
+      if (this.ownRegistrar) this.registrar.close();
     }
   }
 
@@ -180,8 +194,9 @@ export class PluginLifecycle {
       if (kubeletBefore === undefined) return false;
       attempt += 1;
       try {
-        await registerWithKubelet(
+        await this.registrar.register(
           this.kubeletSocket,
+          kubeletBefore,
           {
             version: API_VERSION,
             endpoint: options.socketName,
@@ -232,14 +247,19 @@ export class PluginLifecycle {
     }
   }
 
-  private async teardown(): Promise<void> {
+  private async teardown(options: { graceful?: boolean } = {}): Promise<void> {
     const server = this.server;
     this.server = undefined;
     this.generation += 1;
+    // On shutdown the streams have been sent their last (empty) list and ended: a graceful
+    // shutdown lets those bytes reach the kubelet before the connections close, for a moment.
+    if (server && options.graceful) await gracefulShutdown(server, GRACEFUL_SHUTDOWN_MS);
     // forceShutdown cancels every call, so each ListAndWatch handler runs its cleanup. It also
     // unlinks the socket path synchronously (libuv closes a bound pipe that way), so a new
     // server bound after this line can never lose its socket to the old one.
     server?.forceShutdown();
+    // The cancelled calls' handlers run on a later turn: let them clean up before we say done.
+    if (server) await new Promise((resolve) => setImmediate(resolve));
     if (this.servedId !== undefined && (await fileId(this.ourSocket)) === this.servedId) {
       await unlink(this.ourSocket).catch(() => undefined);
     }
@@ -247,6 +267,20 @@ export class PluginLifecycle {
     this.registeredKubeletId = undefined;
     this.openStreams = 0;
   }
+}
+
+/** How long a stopping server waits for the kubelet to read its last words. */
+const GRACEFUL_SHUTDOWN_MS = 500;
+
+/** tryShutdown, bounded: a kubelet that never closes its side must not hold up our exit. */
+function gracefulShutdown(server: grpc.Server, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 /** Removes whatever socket is at our path (left by a crash); refuses to remove anything else. */

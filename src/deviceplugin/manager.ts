@@ -3,7 +3,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import { describeError } from '../common/logger.js';
-import { grpcCodeName } from './kubelet-client.js';
+import { grpcCodeName, KubeletRegistrar } from './kubelet-client.js';
 import type { KubeletWatch } from './kubelet-watch.js';
 import { PluginLifecycle } from './lifecycle.js';
 import { sameEndpoint, type ResourceSpec } from './resource.js';
@@ -58,6 +58,8 @@ interface Running {
 
 export class ResourceManager {
   private readonly running = new Map<string, Running>();
+  /** One Registration channel per kubelet start for every resource. */
+  private readonly registrar = new KubeletRegistrar();
 
   constructor(private readonly options: ManagerOptions) {}
 
@@ -96,6 +98,7 @@ export class ResourceManager {
   /** Withdraws every device list, then closes every socket. */
   async stopAll(): Promise<void> {
     await Promise.all([...this.running].map(([name, run]) => this.stop(name, run)));
+    this.registrar.close();
   }
 
   views(): ResourceView[] {
@@ -136,6 +139,7 @@ export class ResourceManager {
       clock: options.clock,
       logger: options.logger,
       watch: options.watch,
+      registrar: this.registrar,
       observer: {
         waitingForKubelet: (socket) => setPhase({ kind: 'waiting', kubeletSocket: socket }),
         registered: (count) => {

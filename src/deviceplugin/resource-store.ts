@@ -1,8 +1,11 @@
 // One resource's current spec, shared by its handlers (read) and the manager (write), with change events.
 import { sameDevices, type Device, type ResourceSpec } from './resource.js';
 
-/** Sends a device list on one ListAndWatch stream; resolves once it is written (or the stream is gone). */
-export type DeviceSink = (devices: readonly Device[]) => Promise<void>;
+/**
+ * Sends a device list on one ListAndWatch stream; resolves once it is written (or the stream is
+ * gone). `last` ends the stream after the list, so the kubelet reads it before the end.
+ */
+export type DeviceSink = (devices: readonly Device[], last?: boolean) => Promise<void>;
 
 export class ResourceStore {
   private spec: ResourceSpec;
@@ -42,13 +45,14 @@ export class ResourceStore {
   }
 
   /**
-   * Sends an empty list on every open stream, so the kubelet stops counting the devices at once
-   * instead of when the socket closes; resolves when each is written or after timeoutMs.
+   * Sends an empty list on every open stream and ends it, so the kubelet stops counting the
+   * devices at once instead of when the socket closes; resolves when each stream has ended or
+   * after timeoutMs.
    */
   async withdraw(timeoutMs: number): Promise<void> {
     if (this.withdrawn) return;
     this.withdrawn = true;
-    const writes = [...this.sinks].map((sink) => sink([]));
+    const writes = [...this.sinks].map((sink) => sink([], true));
     if (writes.length === 0) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([

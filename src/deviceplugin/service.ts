@@ -55,9 +55,18 @@ export function createDevicePluginHandlers(options: DevicePluginServiceOptions):
     ListAndWatch(call) {
       let ended = false;
       let last: readonly Device[] | undefined;
-      const send = (devices: readonly Device[]): Promise<void> => {
+      const send = (devices: readonly Device[], final = false): Promise<void> => {
+        if (ended) return Promise.resolve();
+        if (final) {
+          // Shutdown: the empty list, then the end of the stream, in that order on the wire.
+          return new Promise<void>((resolve) => {
+            call.once('finish', () => resolve());
+            call.write(toWire(devices));
+            call.end();
+          });
+        }
         // The store only fires on change, but a stream must also never repeat its own last list.
-        if (ended || last === devices) return Promise.resolve();
+        if (last === devices) return Promise.resolve();
         last = devices;
         return new Promise<void>((resolve) => {
           call.write(toWire(devices), () => resolve());

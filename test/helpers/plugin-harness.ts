@@ -30,6 +30,8 @@ export interface Harness {
   runner: () => { store: ResourceStore; lifecycle: PluginLifecycle };
   /** Sends a reload as SIGHUP would. */
   hangup: () => void;
+  /** Stops the plugin alone, as SIGTERM does, leaving the kubelet stand-in running. */
+  stopPlugin: () => Promise<void>;
   stop: () => Promise<void>;
 }
 
@@ -77,11 +79,14 @@ export async function startHarness(
     controller.signal,
   );
   let stopped = false;
+  const stopPlugin = async (): Promise<void> => {
+    controller.abort();
+    await plugin.done;
+  };
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    controller.abort();
-    await plugin.done;
+    await stopPlugin();
     kubelet.stop();
   };
   t.teardown(stop);
@@ -93,5 +98,5 @@ export async function startHarness(
   const hangup = (): void => {
     for (const listener of [...reloads]) listener();
   };
-  return { dir, kubelet, plugin, notifier, logger, settings, config, runner, hangup, stop };
+  return { dir, kubelet, plugin, notifier, logger, settings, config, runner, hangup, stopPlugin, stop };
 }

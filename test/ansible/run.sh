@@ -276,14 +276,18 @@ config_sum() {
 standin_state() {
   node cat /run/kubelet-standin/state.json 2>/dev/null
 }
-# devices_are <count> <health>: the stand-in's latest device list for riseproject.com/runner.
-devices_are() {
+# resource_devices_are <resource> <count> <health>: the stand-in's latest device list for it.
+resource_devices_are() {
   standin_state | python3 -c '
 import json, sys
-want, health = int(sys.argv[1]), sys.argv[2]
-devices = json.load(sys.stdin).get("devices", {}).get("riseproject.com/runner", [])
+resource, want, health = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+devices = json.load(sys.stdin).get("devices", {}).get(resource, [])
 sys.exit(0 if len(devices) == want and all(d.get("health") == health for d in devices) else 1)
-' "$1" "$2"
+' "$1" "$2" "$3"
+}
+# devices_are <count> <health>: the same for riseproject.com/runner.
+devices_are() {
+  resource_devices_are riseproject.com/runner "$1" "$2"
 }
 both_enabled_and_active() {
   local unit
@@ -299,6 +303,16 @@ kubeconfig_has() {
 }
 config_valid() {
   node riscv-runner-node check-config /etc/riscv-runner-node/config.yaml >/dev/null
+}
+# config_has <text…>: config.yaml on the node holds each text; config_lacks <regex>: none matches.
+config_has() {
+  local text
+  for text in "$@"; do
+    node grep -qF -- "$text" /etc/riscv-runner-node/config.yaml || return 1
+  done
+}
+config_lacks() {
+  ! node grep -qE -- "$1" /etc/riscv-runner-node/config.yaml
 }
 no_maintenance_flag() {
   ! node test -e /etc/riscv-runner-node/maintenance
@@ -324,6 +338,7 @@ check "rise-device-plugin and rise-node-labeller are enabled and active" both_en
 check "the kubelet stand-in sees one Healthy riseproject.com/runner device" wait_for 20 devices_are 1 Healthy ||
   standin_state
 check "the rendered config.yaml passes riscv-runner-node check-config on the node" config_valid
+check "... and keeps the cpu label family on by default" config_has 'cpu: true'
 mode=$(node stat -c '%a %U' /etc/riscv-runner-node/kubeconfig 2>/dev/null)
 check "the labeller's kubeconfig is written with mode 0600, owned by root (got: $mode)" test "$mode" = "600 root"
 check "the first run's output does not show the kubeconfig token" log_lacks "$token"
@@ -353,9 +368,63 @@ check "--check --diff with a new kubeconfig reports that it would change" test "
 check "--check --diff with a new kubeconfig shows neither token" log_lacks "$token|$other_token"
 check "--check --diff left the kubeconfig on the node as it was" kubeconfig_has "$token"
 
-# --- 4. a changed setting restarts only the service that reads it -------------------------------
+# --- 4. a changed setting restarts or reloads only the service that reads it --------------------
 
-# restarts_only <label> <vars file> <dp|labeller|both>
+# The process, not only the unit: a reload keeps MainPID, and systemd counts no restart.
+dp_process() {
+  local p
+  for p in MainPID ExecMainPID NRestarts; do
+    printf '%s=%s ' "$p" "$(node systemctl show -P "$p" rise-device-plugin.service)"
+  done
+}
+dp_main_pid() {
+  node systemctl show -P MainPID rise-device-plugin.service
+}
+# Logged on SIGHUP only: the plugin also rereads a config file it sees change, unasked.
+reload_requests() {
+  node journalctl -u rise-device-plugin.service --no-pager -o cat | grep -c 'reload requested: reading the config again'
+}
+more_reload_requests_than() {
+  [ "$(reload_requests)" -gt "$1" ]
+}
+ran_handler() {
+  grep -q "^RUNNING HANDLER \[riscv_runner_node : $1\]" "$last_log"
+}
+# reloads_only <label> <vars file>: rise-device-plugin is reloaded (same process, no restart)
+# and rise-node-labeller is untouched.
+reloads_only() {
+  local label=$1 vars=$2 b a requests
+  b="$(dp_process)$(ids)"
+  requests=$(reload_requests)
+  playbook "$label" "$vars" || {
+    show_log
+    return 1
+  }
+  a="$(dp_process)$(ids)"
+  echo "  rise-device-plugin $a (InvocationIDs of both last)"
+  [ "$a" = "$b" ] || {
+    echo "  before: $b"
+    return 1
+  }
+  ran_handler "Reload rise-device-plugin" || {
+    echo "  the handler Reload rise-device-plugin did not run"
+    return 1
+  }
+  ! ran_handler "Restart rise-device-plugin" || {
+    echo "  the handler Restart rise-device-plugin ran too"
+    return 1
+  }
+  wait_for 10 more_reload_requests_than "$requests" || {
+    echo "  rise-device-plugin logged no reload request"
+    node journalctl -u rise-device-plugin.service --no-pager -n 20
+    return 1
+  }
+}
+# A restart, and not a reload on top of it: a new process, and no Reload handler.
+new_dp_process() {
+  [ "$(dp_main_pid)" != "$1" ] && ! ran_handler "Reload rise-device-plugin"
+}
+# restarts_only <label> <vars file> <labeller|both>
 restarts_only() {
   local label=$1 vars=$2 expect=$3 b a dp lb
   b=$(ids)
@@ -368,13 +437,13 @@ restarts_only() {
   [ "${b##* }" != "${a##* }" ] && lb=restarted || lb=kept
   echo "  rise-device-plugin $dp, rise-node-labeller $lb"
   case $expect in
-    dp) [ "$dp" = restarted ] && [ "$lb" = kept ] ;;
     labeller) [ "$dp" = kept ] && [ "$lb" = restarted ] ;;
     both) [ "$dp" = restarted ] && [ "$lb" = restarted ] ;;
   esac
 }
 write_vars "$work/count2.yml" "$token" "riscv_runner_node_device_count: 2"
-check "riscv_runner_node_device_count 1 → 2 restarts rise-device-plugin only" restarts_only device-count "$work/count2.yml" dp
+check "riscv_runner_node_device_count 1 → 2 reloads rise-device-plugin (same MainPID, no restart), labeller untouched" \
+  reloads_only device-count "$work/count2.yml"
 check "the kubelet stand-in then sees two Healthy devices" wait_for 20 devices_are 2 Healthy || standin_state
 write_vars "$work/rediscover.yml" "$token" "riscv_runner_node_device_count: 2" "riscv_runner_node_rediscover_seconds: 600"
 check "riscv_runner_node_rediscover_seconds 300 → 600 restarts rise-node-labeller only" \
@@ -386,6 +455,69 @@ write_vars "$work/debug.yml" "$other_token" "riscv_runner_node_device_count: 2" 
   "riscv_runner_node_log_level: debug"
 check "riscv_runner_node_log_level info → debug restarts both services" restarts_only log-level "$work/debug.yml" both
 current="$work/debug.yml"
+
+# --- 4b. the virtual and /dev sections reload the device plugin too -----------------------------
+
+host=$(node hostname)
+peer_lines=(
+  "riscv_runner_node_virtual:"
+  "  deviceMapping:"
+  "    - hosts: [$host]"
+  "      devices:"
+  "        - {resourceName: example.com/widget, instanceID: \"0001\", env: {PORT: \"5025\"}}"
+  "        - {resourceName: example.com/widget, instanceID: \"0002\", env: {PORT: \"5026\"}}"
+  "riscv_runner_node_dev:"
+  "  prefix: smarter-devices"
+  "  devices:"
+  "    - {devicematch: ^null\$, nummaxdevices: 2}"
+)
+write_vars "$work/peers.yml" "$other_token" "riscv_runner_node_device_count: 2" "riscv_runner_node_rediscover_seconds: 600" \
+  "riscv_runner_node_log_level: debug" "${peer_lines[@]}"
+check "riscv_runner_node_virtual and _dev reload rise-device-plugin (same MainPID, no restart), labeller untouched" \
+  reloads_only peers "$work/peers.yml"
+check "... config.yaml holds both widgets for $host and the /dev item" \
+  config_has "- \"$host\"" 'instanceID: "0001"' 'instanceID: "0002"' 'devicematch: "^null$"'
+check "... the kubelet stand-in sees two Healthy example.com/widget devices" \
+  wait_for 20 resource_devices_are example.com/widget 2 Healthy || standin_state
+check "... and two Healthy smarter-devices/null shares" \
+  wait_for 20 resource_devices_are smarter-devices/null 2 Healthy || standin_state
+b=$(dp_process)
+playbook peers-again "$work/peers.yml" || show_log
+check "a second run with them reports changed=0" test "$(recap_changed)" = 0
+check "... and leaves rise-device-plugin's process alone" test "$(dp_process)" = "$b"
+
+# spookd's own file, which the operator keeps on the node: the role names it and leaves it be.
+spookd_file=/etc/rrn-test/spookd.yaml
+node mkdir -p /etc/rrn-test
+printf '%s\n' "deviceMapping:" "  - hosts: [$host]" "    devices:" \
+  '      - {resourceName: example.com/widget, instanceID: "0001", env: {PORT: "5025"}}' \
+  '      - {resourceName: example.com/widget, instanceID: "0002", env: {PORT: "5026"}}' \
+  '      - {resourceName: example.com/widget, instanceID: "0003", env: {PORT: "5027"}}' |
+  node sh -c "cat >$spookd_file"
+spookd_sum() {
+  node sha256sum "$spookd_file" | cut -d' ' -f1
+}
+spookd_before=$(spookd_sum)
+write_vars "$work/peers-file.yml" "$other_token" "riscv_runner_node_device_count: 2" "riscv_runner_node_rediscover_seconds: 600" \
+  "riscv_runner_node_log_level: debug" "riscv_runner_node_virtual: {file: $spookd_file}" "${peer_lines[@]:6}"
+check "riscv_runner_node_virtual: {file: $spookd_file} reloads rise-device-plugin too" \
+  reloads_only peers-file "$work/peers-file.yml"
+check "... config.yaml names the file" config_has "file: \"$spookd_file\""
+check "... the plugin serves the file's three widgets" \
+  wait_for 20 resource_devices_are example.com/widget 3 Healthy || standin_state
+check "... and the role left the file as it was" test "$(spookd_sum)" = "$spookd_before"
+check "removing both sections reloads rise-device-plugin as well" reloads_only peers-removed "$current"
+check "... and config.yaml no longer has them" config_lacks '^  (virtual|dev):'
+write_vars "$work/peers-info.yml" "$other_token" "riscv_runner_node_device_count: 2" "riscv_runner_node_rediscover_seconds: 600" \
+  "riscv_runner_node_log_level: info" "${peer_lines[@]}" \
+  "riscv_runner_node_devicetree_nodes: [gpu, /soc/gpu@0]" "riscv_runner_node_label_families: {cpu: false}"
+b=$(dp_main_pid)
+check "riscv_runner_node_log_level debug → info with both sections added restarts both services" \
+  restarts_only log-level-peers "$work/peers-info.yml" both
+check "... config.yaml has the node name gpu, the path /soc/gpu@0 and the cpu family off" \
+  config_has '- "gpu"' '- "/soc/gpu@0"' 'cpu: false'
+check "... rise-device-plugin in a new process (MainPID $b before), and not reloaded on top" new_dp_process "$b"
+check "... and back to debug without them restarts both again" restarts_only log-level-back "$current" both
 
 # --- 5. maintenance drains the board without a restart ------------------------------------------
 
@@ -465,6 +597,12 @@ check "an invalid riscv_runner_node_board_map label value fails in preflight, no
 write_vars "$work/no-k3s.yml" "$other_token" "riscv_runner_node_kubelet_unit: k3s-agent.service"
 check "a kubelet unit that is not installed fails in preflight naming it, node unchanged" \
   rejected kubelet-unit riscv_runner_node_kubelet_unit "$work/no-k3s.yml"
+write_vars "$work/no-spookd.yml" "$other_token" "riscv_runner_node_virtual: {file: /etc/rrn-test/missing.yaml}"
+check "a riscv_runner_node_virtual.file that is not on the node fails in preflight naming it, node unchanged" \
+  rejected no-spookd-file riscv_runner_node_virtual.file "$work/no-spookd.yml"
+write_vars "$work/dt-path.yml" "$other_token" 'riscv_runner_node_devicetree_nodes: ["/soc/../gpu"]'
+check "a riscv_runner_node_devicetree_nodes path with .. fails in preflight, node unchanged" \
+  rejected devicetree-nodes riscv_runner_node_devicetree_nodes "$work/dt-path.yml"
 echo 'riscv_runner_node_device_count: 2' >"$work/no-credentials.yml"
 check "no kubeconfig and no kubelet credentials fails in preflight naming riscv_runner_node_kubeconfig, node unchanged" \
   rejected no-credentials riscv_runner_node_kubeconfig "$work/no-credentials.yml"

@@ -148,3 +148,55 @@ test('restart: new generation, every socket removed, kubelet.sock listening agai
     message: /failed to dial/,
   });
 });
+
+test('streamsOpened counts one per ListAndWatch: per resource, none for an update, again for a newer registration', async (t) => {
+  const dir = await tempDir(t, 'rrn-fk-');
+  const kubelet = new FakeKubelet({ dir });
+  t.teardown(() => kubelet.stop());
+  await kubelet.start();
+  await bareplugin(t, path.join(dir, 'p1.sock'), [{ ID: 'x', health: 'Healthy' }]);
+  const two = await bareplugin(t, path.join(dir, 'p2.sock'), [{ ID: 'y', health: 'Healthy' }]);
+  t.deepEqual([...kubelet.streamsOpened], []);
+  await register(kubelet.socketPath, { version: 'v1beta1', endpoint: 'p1.sock', resource_name: 'a.com/one' });
+  await register(kubelet.socketPath, { version: 'v1beta1', endpoint: 'p2.sock', resource_name: 'a.com/two' });
+  await kubelet.waitFor(() => kubelet.capacity('a.com/one') === 1 && kubelet.capacity('a.com/two') === 1, 5000, 'both streams');
+  t.deepEqual(Object.fromEntries(kubelet.streamsOpened), { 'a.com/one': 1, 'a.com/two': 1 });
+  // An update on the open stream opens none.
+  two.stream()?.write({ devices: [{ ID: 'y', health: 'Healthy' }, { ID: 'z', health: 'Healthy' }] });
+  await kubelet.waitFor(() => kubelet.capacity('a.com/two') === 2, 5000, 'the update');
+  t.deepEqual(Object.fromEntries(kubelet.streamsOpened), { 'a.com/one': 1, 'a.com/two': 1 });
+  // A newer registration of the same resource: a new endpoint, a new stream.
+  await register(kubelet.socketPath, { version: 'v1beta1', endpoint: 'p1.sock', resource_name: 'a.com/one' });
+  await kubelet.waitFor(() => kubelet.streamsOpened.get('a.com/one') === 2, 5000, 'second stream');
+  t.is(kubelet.streamsOpened.get('a.com/two'), 1);
+  // A refused registration opens none.
+  kubelet.refuseRegistrations = 1;
+  await t.throwsAsync(register(kubelet.socketPath, { version: 'v1beta1', endpoint: 'p2.sock', resource_name: 'a.com/two' }), { message: /not ready/ });
+  await new Promise((r) => setTimeout(r, 100));
+  t.deepEqual(Object.fromEntries(kubelet.streamsOpened), { 'a.com/one': 2, 'a.com/two': 1 });
+});
+
+test('streamingResources() lists the live streams: not one that ended, not one replaced twice, none after stop', async (t) => {
+  const dir = await tempDir(t, 'rrn-fk-');
+  const kubelet = new FakeKubelet({ dir });
+  t.teardown(() => kubelet.stop());
+  await kubelet.start();
+  const one = await bareplugin(t, path.join(dir, 'p1.sock'), [{ ID: 'x', health: 'Healthy' }]);
+  await bareplugin(t, path.join(dir, 'p2.sock'), [{ ID: 'y', health: 'Unhealthy' }]);
+  t.deepEqual(kubelet.streamingResources(), []);
+  await register(kubelet.socketPath, { version: 'v1beta1', endpoint: 'p2.sock', resource_name: 'b.com/two' });
+  await register(kubelet.socketPath, { version: 'v1beta1', endpoint: 'p1.sock', resource_name: 'a.com/one' });
+  await kubelet.waitFor(() => kubelet.capacity('a.com/one') === 1 && kubelet.capacity('b.com/two') === 1, 5000, 'both streams');
+  // Sorted, and an Unhealthy-only stream is still a live stream.
+  t.deepEqual(kubelet.streamingResources(), ['a.com/one', 'b.com/two']);
+  await register(kubelet.socketPath, { version: 'v1beta1', endpoint: 'p2.sock', resource_name: 'b.com/two' });
+  await kubelet.waitFor(() => kubelet.streamsOpened.get('b.com/two') === 2, 5000, 'the replacement stream');
+  t.deepEqual(kubelet.streamingResources(), ['a.com/one', 'b.com/two']);
+  // The plugin ends its stream: gone from the list, its devices still counted in capacity.
+  one.stream()?.end();
+  await kubelet.waitFor(() => !kubelet.streamingResources().includes('a.com/one'), 5000, 'stream end');
+  t.deepEqual(kubelet.streamingResources(), ['b.com/two']);
+  t.is(kubelet.capacity('a.com/one'), 1);
+  kubelet.stop();
+  t.deepEqual(kubelet.streamingResources(), []);
+});

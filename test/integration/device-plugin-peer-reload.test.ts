@@ -1,5 +1,5 @@
 // Live reload of the peers' files and of random configs: a reload applies whole or not at all.
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { ConfigError } from '../../src/common/errors.js';
@@ -85,8 +85,11 @@ function prng(seed: number): () => number {
   };
 }
 
-/** Random config texts over the three schemas: mostly valid, with the mistakes people make. */
-function generator(random: () => number): () => string {
+/**
+ * Random config texts over the three schemas, mostly valid, with the mistakes people make; the
+ * virtual section is sometimes spookd's own file (its text returned beside ours, for `spookdFile`).
+ */
+function generator(random: () => number): (spookdFile: string) => { text: string; spookd: string | undefined } {
   const pick = (...values: Array<string | number>): string => String(values[Math.floor(random() * values.length)]);
   const times = (max: number, f: () => string): string => Array.from({ length: Math.floor(random() * (max + 1)) }, f).join('');
   const device = (): string =>
@@ -95,18 +98,23 @@ function generator(random: () => number): () => string {
     (random() < 0.8 ? `        env: { IP: ${pick('10.0.0.1', '10.0.0.2')}${random() < 0.3 ? ', PORT: "1"' : ''} }\n` : '');
   const mapping = (): string => `    - hosts: [${pick('rv-01', 'RV-01', 'lab1-host1', 'rv-01, lab1-host1')}]\n      devices:\n${times(3, device)}`;
   const virtual = (): string => `  virtual:\n    deviceMapping:\n${times(3, mapping) || '    []\n'}`;
+  const spookdText = (): string => `deviceMapping:\n${(times(3, mapping) || '    []\n').replace(/^ {2}/gm, '')}`;
   const item = (): string =>
     `    - devicematch: ${pick('^ttyUSB[0-9]+$', '^snd$', '^null$', '^video[0-9]$', "'('", 'tty', '^net$')}\n` +
     (random() < 0.8 ? `      nummaxdevices: ${pick(0, 1, 3, -1, 'x', 2.5)}\n` : '');
   const dev = (): string => `  dev:\n${random() < 0.2 ? `    prefix: ${pick('devices.example.org', 'Bad_Prefix')}\n` : ''}    devices:\n${times(3, item) || '      []\n'}`;
-  return () => {
-    if (random() < 0.05) return pick('deviceplugin: [\n', 'deviceplugin:\n  dev:\n    devices:\n  - x\n', ':\n');
+  return (spookdFile) => {
+    if (random() < 0.05) return { text: pick('deviceplugin: [\n', 'deviceplugin:\n  dev:\n    devices:\n  - x\n', ':\n'), spookd: undefined };
     let text = 'deviceplugin:\n';
+    let spookd: string | undefined;
     if (random() < 0.4) text += `  deviceCount: ${pick(1, 2, 3, 0, 'many', -1)}\n`;
     if (random() < 0.15) text += pick('  resourceName: example.com/slot\n  socketName: slot.sock\n', '  resourceNmae: x\n', '  socketName: spookd-examplecom_widget.sock\n');
-    if (random() < 0.6) text += virtual();
+    if (random() < 0.2) {
+      spookd = spookdText();
+      text += `  virtual: { file: ${spookdFile} }\n`;
+    } else if (random() < 0.5) text += virtual();
     if (random() < 0.6) text += dev();
-    return text;
+    return { text, spookd };
   };
 }
 
@@ -121,13 +129,21 @@ test(`${CASES} random configs written to the watched file and reloaded: each is 
   await h.kubelet.waitFor(() => h.kubelet.allocatable(RESOURCE) === 1, 10_000, 'registration');
   const next = generator(prng(9));
   const served = (): Record<string, number> => Object.fromEntries(h.plugin.manager.views().map((v) => [v.spec.name, v.spec.devices.length]));
-  const counts = { applied: 0, refused: 0 };
+  const counts = { applied: 0, refused: 0, spookdFiles: 0 };
   for (let i = 0; i < CASES; i++) {
-    const text = next();
+    // A new spookd file each case: writing it must not stir the previous case's watch.
+    const spookdFile = path.join(etc, `spookd-${i}.yaml`);
+    const { text: ours, spookd } = next(spookdFile);
+    // For messages: both files.
+    const text = spookd === undefined ? ours : `${ours}# ${spookdFile}:\n${spookd}`;
+    if (spookd !== undefined) await writeFile(spookdFile, spookd);
     const previous = h.plugin.manager.views().map((v) => v.spec);
     const before = served();
-    await writeFile(file, text);
+    // Written whole and renamed over, as a config should be: the watch must never see half a file.
+    await writeFile(`${file}.new`, ours);
+    await rename(`${file}.new`, file);
     await h.plugin.reload();
+    if (spookd !== undefined) counts.spookdFiles += 1;
     let want: Record<string, number>;
     try {
       const config = await read();

@@ -130,7 +130,8 @@ for (const form of ['inline', 'file'] as const) {
     const h = await startHarness(t, { settings: { ...config, root } });
     const names = Object.keys(PI_CAPACITY).sort();
     await h.kubelet.waitFor(
-      () => names.every((n) => h.kubelet.streamingResources().includes(n) && h.kubelet.capacity(n) === PI_CAPACITY[n]),
+      // A first list on every stream: capacity 0 is also what a stream that sent nothing yet shows.
+      () => names.every((n) => h.kubelet.streamingResources().includes(n) && h.kubelet.capacity(n) === PI_CAPACITY[n] && h.kubelet.updates.some((u) => u.resourceName === n)),
       10_000,
       'every resource of the README',
     );

@@ -83,7 +83,7 @@ fi
 e2e_stage "host tools" e2e_host_tools ansible ansible-lint || abort "install the host tools"
 ansible-doc -t connection community.docker.nsenter >/dev/null 2>&1 ||
   abort "the community.docker.nsenter connection is not available in the installed ansible"
-echo "controller: $(ansible --version | head -1), $(ansible-lint --version 2>/dev/null | head -1 | sed 's/\x1b\[[0-9;]*m//g')"
+echo "controller: $(ansible --version | sed -n 1p), $(ansible-lint --version 2>/dev/null | sed -n 1p | sed 's/\x1b\[[0-9;]*m//g')"
 
 export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 ANSIBLE_RETRY_FILES_ENABLED=0
 export ANSIBLE_LOCAL_TEMP="$work/ansible-local" ANSIBLE_HOME="$work/ansible-home"

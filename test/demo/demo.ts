@@ -62,7 +62,10 @@ try {
 
   say('rise-device-plugin');
   const maintenance = path.join(dir, 'maintenance');
-  children.push(daemon('device-plugin', ['device-plugin', '--device-plugin-dir', pluginDir, '--maintenance-file', maintenance]));
+  const config = path.join(dir, 'config.yaml');
+  await writeFile(config, '# the runner slot alone, to begin with\n');
+  const plugin = daemon('device-plugin', ['device-plugin', '--config', config, '--device-plugin-dir', pluginDir, '--maintenance-file', maintenance, '--node-name', NODE]);
+  children.push(plugin);
   await until('registration', () => kubelet.allocatable(RESOURCE) === 1);
   process.stdout.write(`  kubelet sees ${RESOURCE}: ${JSON.stringify(kubelet.devices(RESOURCE))}, allocatable ${kubelet.allocatable(RESOURCE)}\n`);
 
@@ -92,6 +95,33 @@ try {
   await until('re-registration', () => kubelet.registrations.length > before && kubelet.allocatable(RESOURCE) === 1);
   const reg = kubelet.registrations[kubelet.registrations.length - 1]!;
   process.stdout.write(`  re-registered ${(reg.at - kubelet.listeningAt).toFixed(1)} ms after the new kubelet.sock listened\n`);
+
+  say('reload (SIGHUP, as systemctl reload sends it): spookd-style virtual devices join, the runner slot is untouched');
+  const WIDGET = 'example.com/oscilloscope';
+  const runnerRegistrations = kubelet.registrations.filter((r) => r.resourceName === RESOURCE).length;
+  const runnerStreams = kubelet.streamsOpened.get(RESOURCE) ?? 0;
+  await writeFile(
+    config,
+    [
+      'deviceplugin:',
+      '  virtual:',
+      '    deviceMapping:',
+      `      - hosts: [${NODE}]`,
+      '        devices:',
+      `          - { resourceName: ${WIDGET}, instanceID: "0001", env: { IP: 10.0.10.215 } }`,
+      `          - { resourceName: ${WIDGET}, instanceID: "0002", env: { IP: 10.0.10.218 } }`,
+      '',
+    ].join('\n'),
+  );
+  plugin.kill('SIGHUP');
+  await until('virtual devices', () => kubelet.allocatable(WIDGET) === 2);
+  const alloc = await kubelet.allocate(WIDGET, ['0002']);
+  process.stdout.write(`  kubelet sees ${WIDGET}: ${JSON.stringify(kubelet.devices(WIDGET))}\n`);
+  process.stdout.write(`  a container given 0002 gets ${JSON.stringify(alloc.container_responses[0]?.envs)}\n`);
+  process.stdout.write(
+    `  ${RESOURCE} across the reload: ${kubelet.registrations.filter((r) => r.resourceName === RESOURCE).length - runnerRegistrations} new registrations, ` +
+      `${(kubelet.streamsOpened.get(RESOURCE) ?? 0) - runnerStreams} new streams\n`,
+  );
 
   say('SIGTERM both daemons');
   for (const c of children) c.kill('SIGTERM');

@@ -59,7 +59,11 @@ async function setup(t: ExecutionContext, options: { scale?: number; identity?: 
   return { api, kubeconfig, dir };
 }
 
-function startLabeller(t: ExecutionContext, s: Setup, options: { scale?: number; node?: string; root?: string; rediscoverSeconds?: number; nfd?: string } = {}) {
+function startLabeller(
+  t: ExecutionContext,
+  s: Setup,
+  options: { scale?: number; node?: string; root?: string; rediscoverSeconds?: number; nfd?: string; requestTimeoutMs?: number } = {},
+) {
   const scale = options.scale ?? 100;
   const clock = scaledClock(scale);
   const logger = memoryLogger();
@@ -70,7 +74,7 @@ function startLabeller(t: ExecutionContext, s: Setup, options: { scale?: number;
     nodeName: options.node ?? 'rv-1',
     root: options.root ?? path.join(roots, 'scw-em-rv1'),
     config,
-    api: clientNodeApi({ kubeconfigFile: s.kubeconfig, clock, requestTimeoutMs: 30_000 }),
+    api: clientNodeApi({ kubeconfigFile: s.kubeconfig, clock, requestTimeoutMs: options.requestTimeoutMs ?? 30_000 }),
     clock,
     logger,
     notifier,
@@ -194,7 +198,9 @@ test('steady state over a simulated hour: no writes, no reads besides the watch'
   const scale = 1000;
   const s = await setup(t, { scale });
   s.api.createNode('rv-1');
-  startLabeller(t, s, { scale, rediscoverSeconds: 300 });
+  // 30 simulated seconds would be 30 ms of real time here: a busy machine answering a watch that
+  // slowly is not what this test is about, so the request timeout is 2 s of real time.
+  startLabeller(t, s, { scale, rediscoverSeconds: 300, requestTimeoutMs: 2000 * scale });
   await eventually('labelled', () => labelsOf(s.api)['riseproject.dev/board'] === 'scw-em-rv1');
   s.api.resetCounts();
   // One simulated hour: 12 rediscoveries, watches of 600 s re-established about 6 times.

@@ -39,6 +39,17 @@ export interface KubeconfigPaths {
   own: string;
 }
 
+/** The credentials the labeller (and unlabel) use, in the one documented order. */
+export function kubeconfigFor(flag: string | undefined, config: Config, paths: KubeconfigPaths): string {
+  return chooseKubeconfig({
+    flag,
+    fromConfig: config.labeller.kubeconfig,
+    kubeletKubeconfig: paths.kubelet,
+    ownKubeconfig: paths.own,
+    exists: existsSync,
+  });
+}
+
 export const DEFAULT_KUBECONFIG_PATHS: KubeconfigPaths = {
   kubelet: '/etc/kubernetes/kubelet.conf',
   own: '/etc/riscv-runner-node/kubeconfig',
@@ -143,13 +154,7 @@ export async function runNodeLabellerCommand(
   const onAbort = (): void => notifier.stopping();
   rt.signal.addEventListener('abort', onAbort, { once: true });
   try {
-    const kubeconfigFile = chooseKubeconfig({
-      flag: args.kubeconfig,
-      fromConfig: config.labeller.kubeconfig,
-      kubeletKubeconfig: paths.kubelet,
-      ownKubeconfig: paths.own,
-      exists: existsSync,
-    });
+    const kubeconfigFile = kubeconfigFor(args.kubeconfig, config, paths);
     const api = await connect(kubeconfigFile, rt.clock, logger, rt.signal, (text) => {
       notifier.status(`node ${provisional}: ${text}`);
       // Waiting for credentials is this service doing its job on a board that has not joined

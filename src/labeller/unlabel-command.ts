@@ -1,10 +1,9 @@
 // `riscv-runner-node unlabel`: take the labeller's labels and its ownership record off this board's Node (the package's purge runs it).
-import { existsSync } from 'node:fs';
 import { EXIT_CONFIG } from '../common/errors.js';
 import { describeError, type Logger } from '../common/logger.js';
 import type { Runtime } from '../common/runtime.js';
-import { configuredNodeName, DEFAULT_KUBECONFIG_PATHS, loadOrReport, nodeNameFor, type KubeconfigPaths } from './command.js';
-import { chooseKubeconfig, type NodeApi } from './node-api.js';
+import { configuredNodeName, DEFAULT_KUBECONFIG_PATHS, kubeconfigFor, loadOrReport, nodeNameFor, type KubeconfigPaths } from './command.js';
+import type { NodeApi } from './node-api.js';
 import { OWNED_ANNOTATION, unlabelPlan } from './reconcile.js';
 
 export interface UnlabelArgs {
@@ -39,13 +38,7 @@ export async function runUnlabelCommand(args: UnlabelArgs, rt: Runtime, paths: K
     return EXIT_CONFIG;
   }
   const logger = plainLogger(rt);
-  const kubeconfigFile = chooseKubeconfig({
-    flag: args.kubeconfig,
-    fromConfig: config.labeller.kubeconfig,
-    kubeletKubeconfig: paths.kubelet,
-    ownKubeconfig: paths.own,
-    exists: existsSync,
-  });
+  const kubeconfigFile = kubeconfigFor(args.kubeconfig, config, paths);
   const configured = configuredNodeName(args.nodeName, config);
   const shown = configured ?? rt.hostname.toLowerCase();
 

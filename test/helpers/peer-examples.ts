@@ -50,3 +50,21 @@ export const RASPBERRY_PI_README_LIST = `    devices:
       - devicematch: ^video1[0-9]$
         nummaxdevices: 0
 `;
+
+// smarter's README node: every resource with its capacity (0 ones registered with no devices).
+export const PI_CAPACITY: Record<string, number> = {
+  'smarter-devices/gpiochip0': 10,
+  'smarter-devices/gpiochip1': 10,
+  'smarter-devices/gpiochip2': 10,
+  'smarter-devices/gpiomem': 10,
+  'smarter-devices/i2c-1': 10,
+  'smarter-devices/snd': 10,
+  'smarter-devices/vchiq': 10,
+  'smarter-devices/vcs': 0,
+  'smarter-devices/vcsm': 10,
+  'smarter-devices/vcsm-cma': 0,
+  'smarter-devices/video10': 0,
+  'smarter-devices/video11': 0,
+  'smarter-devices/video12': 0,
+  'smarter-devices/video4': 10,
+};

@@ -4,7 +4,7 @@ import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { loadConfig, type DevicePluginConfig } from '../../src/common/config.js';
 import { buildDevTree, RASPBERRY_PI_DEV } from '../helpers/dev-tree.js';
-import { RASPBERRY_PI_README_LIST, SPOOKD_README_MAPPING } from '../helpers/peer-examples.js';
+import { PI_CAPACITY, RASPBERRY_PI_README_LIST, SPOOKD_README_MAPPING } from '../helpers/peer-examples.js';
 import { RESOURCE, startHarness, type Harness } from '../helpers/plugin-harness.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -102,23 +102,6 @@ for (const form of ['inline', 'file'] as const) {
   }
 }
 
-// smarter's README node: every resource with its capacity (0 ones registered with no devices).
-const PI_CAPACITY: Record<string, number> = {
-  'smarter-devices/gpiochip0': 10,
-  'smarter-devices/gpiochip1': 10,
-  'smarter-devices/gpiochip2': 10,
-  'smarter-devices/gpiomem': 10,
-  'smarter-devices/i2c-1': 10,
-  'smarter-devices/snd': 10,
-  'smarter-devices/vchiq': 10,
-  'smarter-devices/vcs': 0,
-  'smarter-devices/vcsm': 10,
-  'smarter-devices/vcsm-cma': 0,
-  'smarter-devices/video10': 0,
-  'smarter-devices/video11': 0,
-  'smarter-devices/video12': 0,
-  'smarter-devices/video4': 10,
-};
 
 const rw = (p: string): { container_path: string; host_path: string; permissions: string } => ({ container_path: p, host_path: p, permissions: 'rw' });
 

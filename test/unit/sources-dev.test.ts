@@ -9,7 +9,7 @@ import { devResourceName, devResources } from '../../src/deviceplugin/sources/de
 import { scanDev } from '../../src/deviceplugin/sources/dev-scan.js';
 import type { DevEntry } from '../../src/deviceplugin/sources/types.js';
 import { buildDevTree, RASPBERRY_PI_DEV } from '../helpers/dev-tree.js';
-import { RASPBERRY_PI_README_LIST } from '../helpers/peer-examples.js';
+import { PI_CAPACITY, RASPBERRY_PI_README_LIST } from '../helpers/peer-examples.js';
 import { tempDir } from '../helpers/tmp.js';
 
 function devConfig(devices: DevConfig['devices'], extra: Partial<DevConfig> = {}): DevConfig {
@@ -33,22 +33,7 @@ test("smarter's Raspberry Pi example over a fixture /dev: the resources, shares 
   // The node's capacity in smarter's README, resource by resource.
   t.deepEqual(
     Object.fromEntries(resources.map((r) => [r.name, r.devices.length])),
-    {
-      'smarter-devices/gpiochip0': 10,
-      'smarter-devices/gpiochip1': 10,
-      'smarter-devices/gpiochip2': 10,
-      'smarter-devices/gpiomem': 10,
-      'smarter-devices/i2c-1': 10,
-      'smarter-devices/snd': 10,
-      'smarter-devices/vchiq': 10,
-      'smarter-devices/vcs': 0,
-      'smarter-devices/vcsm': 10,
-      'smarter-devices/vcsm-cma': 0,
-      'smarter-devices/video10': 0,
-      'smarter-devices/video11': 0,
-      'smarter-devices/video12': 0,
-      'smarter-devices/video4': 10,
-    },
+    PI_CAPACITY,
   );
   const byName = new Map(resources.map((r) => [r.name, r]));
   t.deepEqual(byName.get('smarter-devices/video4'), {

@@ -20,12 +20,6 @@ function deadline(ms: number): Date {
   return new Date(Date.now() + ms);
 }
 
-/** Calls Registration/Register on kubelet.sock; resolves when the kubelet accepted us. */
-export function registerWithKubelet(kubeletSocket: string, request: RegisterRequest, timeoutMs: number): Promise<void> {
-  const registrar = new KubeletRegistrar();
-  return registrar.register(kubeletSocket, 'once', request, timeoutMs).finally(() => registrar.close());
-}
-
 /**
  * One Registration channel per kubelet.sock, shared by every resource. After a kubelet restart
  * fifty resources register at once, and a channel each cost more than the calls. A channel is

@@ -68,3 +68,19 @@ export const PI_CAPACITY: Record<string, number> = {
   'smarter-devices/video12': 0,
   'smarter-devices/video4': 10,
 };
+
+/**
+ * The reference's spookd example, written out from it (not from our code): widget 0001 of
+ * example.com/widget with env IP=192.168.0.200, PORT=12345 gives a container exactly this.
+ */
+export const WIDGET_0001_ENV: Readonly<Record<string, string>> = {
+  EXAMPLECOM_WIDGET_DEV0_ID: '0001',
+  EXAMPLECOM_WIDGET_DEV0_IP: '192.168.0.200',
+  EXAMPLECOM_WIDGET_DEV0_PORT: '12345',
+  EXAMPLECOM_WIDGET_DEV0_TYPE: 'example.com/widget',
+  EXAMPLECOM_WIDGET_ID: '0001',
+  EXAMPLECOM_WIDGET_IP: '192.168.0.200',
+  EXAMPLECOM_WIDGET_PORT: '12345',
+  EXAMPLECOM_WIDGET_TYPE: 'example.com/widget',
+  EXAMPLECOM_WIDGET_NUM_DEVICES: '1',
+};

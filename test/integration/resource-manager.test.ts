@@ -11,6 +11,7 @@ import { ResourceManager } from '../../src/deviceplugin/manager.js';
 import type { Device, ResourceSpec } from '../../src/deviceplugin/resource.js';
 import { FakeKubelet } from '../fakes/kubelet.js';
 import { eventually } from '../helpers/eventually.js';
+import { WIDGET_0001_ENV } from '../helpers/peer-examples.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const healthy = (...ids: string[]): Device[] => ids.map((ID) => ({ ID, health: 'Healthy' }));
@@ -79,17 +80,7 @@ test('three kinds, three sockets, three registrations; Allocate answers each kin
   t.deepEqual(readdirSync(dir).sort(), ['kubelet.sock', 'rise-riscv-runner.sock', 'smarter-net_tun.sock', 'spookd-examplecom_widget.sock']);
 
   const w = await kubelet.allocate('example.com/widget', ['0001']);
-  t.deepEqual(w.container_responses[0]?.envs, {
-    EXAMPLECOM_WIDGET_DEV0_ID: '0001',
-    EXAMPLECOM_WIDGET_DEV0_IP: '192.168.0.200',
-    EXAMPLECOM_WIDGET_DEV0_PORT: '12345',
-    EXAMPLECOM_WIDGET_DEV0_TYPE: 'example.com/widget',
-    EXAMPLECOM_WIDGET_ID: '0001',
-    EXAMPLECOM_WIDGET_IP: '192.168.0.200',
-    EXAMPLECOM_WIDGET_PORT: '12345',
-    EXAMPLECOM_WIDGET_TYPE: 'example.com/widget',
-    EXAMPLECOM_WIDGET_NUM_DEVICES: '1',
-  });
+  t.deepEqual(w.container_responses[0]?.envs, WIDGET_0001_ENV);
   const d = await kubelet.allocate('smarter-devices/net_tun', ['1']);
   t.deepEqual(d.container_responses[0]?.devices, [{ container_path: '/dev/net/tun', host_path: '/dev/net/tun', permissions: 'rw' }]);
   const err = await t.throwsAsync(kubelet.allocate('smarter-devices/net_tun', ['7']));

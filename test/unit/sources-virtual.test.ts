@@ -2,7 +2,7 @@
 import test from 'ava';
 import { parseConfig, type VirtualConfig } from '../../src/common/config.js';
 import { virtualEnv, virtualEnvName, virtualResources, virtualSocketName } from '../../src/deviceplugin/sources/virtual.js';
-import { SPOOKD_README_MAPPING } from '../helpers/peer-examples.js';
+import { SPOOKD_README_MAPPING, WIDGET_0001_ENV } from '../helpers/peer-examples.js';
 
 function readme(file?: string): VirtualConfig {
   const text = file === undefined ? `deviceplugin:\n  virtual:\n${SPOOKD_README_MAPPING.replace(/^(?=.)/gm, '    ')}` : `deviceplugin:\n  virtual: { file: ${file} }\n`;
@@ -108,17 +108,7 @@ for (const [resource, socket, env] of naming) {
 
 test("the env of spookd's README example: widget 0001 with IP and PORT, exactly", (t) => {
   const env = virtualEnv('EXAMPLECOM_WIDGET', 'example.com/widget', { '0001': { IP: '192.168.0.200', PORT: '12345' } }, ['0001']);
-  t.deepEqual(env, {
-    EXAMPLECOM_WIDGET_DEV0_ID: '0001',
-    EXAMPLECOM_WIDGET_DEV0_IP: '192.168.0.200',
-    EXAMPLECOM_WIDGET_DEV0_PORT: '12345',
-    EXAMPLECOM_WIDGET_DEV0_TYPE: 'example.com/widget',
-    EXAMPLECOM_WIDGET_ID: '0001',
-    EXAMPLECOM_WIDGET_IP: '192.168.0.200',
-    EXAMPLECOM_WIDGET_PORT: '12345',
-    EXAMPLECOM_WIDGET_TYPE: 'example.com/widget',
-    EXAMPLECOM_WIDGET_NUM_DEVICES: '1',
-  });
+  t.deepEqual(env, WIDGET_0001_ENV);
   t.deepEqual(virtualEnv('EXAMPLECOM_THINGAMAJIG', 'example.com/thingamajig', { A1234: {} }, ['A1234']), {
     EXAMPLECOM_THINGAMAJIG_DEV0_ID: 'A1234',
     EXAMPLECOM_THINGAMAJIG_DEV0_TYPE: 'example.com/thingamajig',

@@ -156,7 +156,12 @@ export class PluginLifecycle {
   private async waitForKubelet(signal: AbortSignal): Promise<boolean> {
     let told = false;
     while (!signal.aborted) {
-      if ((await fileId(this.kubeletSocket)) !== undefined) return true;
+      const kubelet = await fileId(this.kubeletSocket);
+      if (kubelet !== undefined) {
+        // Shared by every resource: the first one here opens it, while all of them bind.
+        this.registrar.connect(this.kubeletSocket, kubelet);
+        return true;
+      }
       if (!told) this.options.observer.waitingForKubelet(this.kubeletSocket);
       told = true;
       await this.wakeup.wait(this.options.clock, undefined, signal);

@@ -146,6 +146,10 @@ export class FakeKubelet extends EventEmitter {
       this.refuseRegistrations -= 1;
       throw new Error('device manager is not ready to accept registrations');
     }
+    // The kubelet serves each Register on a goroutine of its own: one plugin's dial-back never
+    // delays the arrival of the next plugin's Register. Sharing one thread here, the dial-back
+    // (a channel to build) waits until the calls that arrived with this one are stamped too.
+    await new Promise((resolve) => setImmediate(resolve));
     const api = devicePluginApi();
     const client = new api.DevicePlugin(`unix:${path.join(this.dir, req.endpoint)}`, grpc.credentials.createInsecure(), {
       'grpc.default_authority': 'localhost',

@@ -1,6 +1,6 @@
 // Owns one resource's socket: serve, prove it answers, register, notice a kubelet restart, do it again.
-import { lstatSync } from 'node:fs';
-import { lstat, unlink } from 'node:fs/promises';
+import { lstatSync, unlinkSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Backoff } from '../common/backoff.js';
@@ -170,7 +170,7 @@ export class PluginLifecycle {
   }
 
   private async serve(): Promise<void> {
-    await removeStaleSocket(this.ourSocket);
+    removeStaleSocket(this.ourSocket);
     // channelz stays on here: grpc-js's forceShutdown only destroys the sessions it tracks
     // through channelz, so without it the kubelet's connection would outlive the server.
     const server = new grpc.Server();
@@ -288,18 +288,22 @@ function gracefulShutdown(server: grpc.Server, timeoutMs: number): Promise<void>
   });
 }
 
-/** Removes whatever socket is at our path (left by a crash); refuses to remove anything else. */
-export async function removeStaleSocket(file: string): Promise<void> {
-  let st;
-  try {
-    st = await lstat(file);
-  } catch {
-    return;
-  }
+/**
+ * Removes whatever socket is at our path (left by a crash); refuses to remove anything else.
+ * Synchronous for the reason fileId is: after a kubelet restart every resource calls it at once.
+ */
+export function removeStaleSocket(file: string): void {
+  const st = lstatSync(file, { throwIfNoEntry: false });
+  if (st === undefined) return;
   if (!st.isSocket()) {
     throw new Error(`failed to serve: ${file} exists and is not a socket; remove it or choose another socketName`);
   }
-  await unlink(file);
+  try {
+    unlinkSync(file);
+  } catch (err) {
+    // Gone meanwhile is what we wanted; anything else is a reason not to serve.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
 }
 
 export function describeRegisterError(err: unknown): string {

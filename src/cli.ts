@@ -236,10 +236,14 @@ async function main(): Promise<void> {
     .command(
       'check-config [file]',
       'validate a configuration file and print the settings in effect',
-      (y) => y.positional('file', { type: 'string', describe: `file to check [default: ${DEFAULT_CONFIG_FILE}]` }),
+      (y) =>
+        y
+          .positional('file', { type: 'string', describe: `file to check [default: --config, else ${DEFAULT_CONFIG_FILE}]` })
+          // The daemons' option too, so RISCV_RUNNER_NODE_CONFIG checks the file they would read.
+          .option('config', { ...configOption, describe: 'the file the daemons are given, checked when no file is named' }),
       async (argv) => {
         const { runCheckConfigCommand } = await import('./commands/check-config.js');
-        exitCode = await runCheckConfigCommand({ file: argv.file }, rt);
+        exitCode = await runCheckConfigCommand({ file: argv.file ?? argv.config }, rt);
       },
     )
     .command(

@@ -93,6 +93,27 @@ test('check-config of a missing named file names the argument it was given, not 
   t.is(r.stderr, `config ${absent}: cannot be read (ENOENT); fix the path given to check-config\n`);
 });
 
+test('check-config checks the file RISCV_RUNNER_NODE_CONFIG gives the daemons, and a named file wins over it', async (t) => {
+  const dir = await tempDir(t, 'rrn-cc-');
+  const fromEnv = path.join(dir, 'env.yaml');
+  const named = path.join(dir, 'named.yaml');
+  await writeFile(fromEnv, 'deviceplugin:\n  deviceCount: 3\n');
+  await writeFile(named, 'deviceplugin:\n  deviceCount: 5\n');
+  const byEnv = await run(['check-config'], { RISCV_RUNNER_NODE_CONFIG: fromEnv });
+  t.is(byEnv.code, 0, byEnv.stderr);
+  t.regex(byEnv.stdout, new RegExp(`^config ${fromEnv}: ok;`));
+  t.regex(byEnv.stdout, /deviceCount: 3$/m);
+  const byFlag = await run(['check-config', '--config', fromEnv]);
+  t.regex(byFlag.stdout, /deviceCount: 3$/m);
+  const both = await run(['check-config', named], { RISCV_RUNNER_NODE_CONFIG: fromEnv });
+  t.regex(both.stdout, new RegExp(`^config ${named}: ok;`));
+  t.regex(both.stdout, /deviceCount: 5$/m);
+  // Named by the variable, the file must exist, as it must for the daemons.
+  const missing = await run(['check-config'], { RISCV_RUNNER_NODE_CONFIG: path.join(dir, 'absent.yaml') });
+  t.is(missing.code, 78);
+  t.regex(missing.stderr, /absent\.yaml: cannot be read \(ENOENT\)/);
+});
+
 test('check-config output ends with a newline and no line ends with spaces', async (t) => {
   const file = path.join(await tempDir(t, 'rrn-cc-'), 'config.yaml');
   await writeFile(file, 'labeller:\n  boardNames: fleet\n');
@@ -117,8 +138,8 @@ test('the README shows how to run the command from a clone, and each such line w
     // The README's lines use no quoting, so splitting on spaces is what a shell does with them.
     const args = command.split(/\s+/).slice(2);
     // Not this machine's /etc/riscv-runner-node/config.yaml: the commands that read one get the
-    // empty file (check-config takes its file as an argument and refuses the variable).
-    const r = await run(args, args[0] === 'check-config' ? {} : { RISCV_RUNNER_NODE_CONFIG: emptyConfig });
+    // empty file (a file check-config is given as an argument wins over the variable).
+    const r = await run(args, { RISCV_RUNNER_NODE_CONFIG: emptyConfig });
     t.is(r.code, 0, `${command}\n${r.stderr}`);
     t.not(r.stdout, '', command);
   }

@@ -472,11 +472,13 @@ peer_lines=(
   "    - {devicematch: ^null\$, nummaxdevices: 2}"
 )
 write_vars "$work/peers.yml" "$other_token" "riscv_runner_node_device_count: 2" "riscv_runner_node_rediscover_seconds: 600" \
-  "riscv_runner_node_log_level: debug" "${peer_lines[@]}"
+  "riscv_runner_node_log_level: debug" 'riscv_runner_node_allocate_env: {RUNNER_SCALE: "1e5", RUNNER_LABEL: "on"}' "${peer_lines[@]}"
 check "riscv_runner_node_virtual and _dev reload rise-device-plugin (same MainPID, no restart), labeller untouched" \
   reloads_only peers "$work/peers.yml"
 check "... config.yaml holds both widgets for $host and the /dev item" \
   config_has "- \"$host\"" 'instanceID: "0001"' 'instanceID: "0002"' 'devicematch: "^null$"'
+check "... allocate_env values that YAML would read as a number or a bool stay quoted strings" \
+  config_has 'RUNNER_SCALE: "1e5"' 'RUNNER_LABEL: "on"'
 check "... the kubelet stand-in sees two Healthy example.com/widget devices" \
   wait_for 20 resource_devices_are example.com/widget 2 Healthy || standin_state
 check "... and two Healthy smarter-devices/null shares" \

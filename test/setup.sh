@@ -22,6 +22,22 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# promtool (Debian's prometheus package) checks and unit-tests the alert rules in
+# packaging/prometheus (test/integration/monitoring.test.ts). Only promtool is wanted: when this
+# installs the package on a machine that runs systemd, the Prometheus server it enables is
+# stopped and disabled again, so nothing is left listening on :9090.
+if ! command -v promtool >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing prometheus (for promtool) with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    if [ -d /run/systemd/system ]; then systemctl disable --now prometheus.service >/dev/null 2>&1 || true; fi
+  else
+    echo "setup: please install promtool (e.g. sudo apt-get install prometheus), then run this again" >&2
+    exit 1
+  fi
+fi
+
 # npm ci only when the installed tree is older than the lock file.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"

@@ -1,0 +1,163 @@
+// The shipped Prometheus rules, through the real promtool: they load, their unit test passes, the
+// unit test covers every alert both firing and quiet, and a wrong expectation makes it fail.
+import { execFile } from 'node:child_process';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import test from 'ava';
+import { parse } from 'yaml';
+import { tempDir } from '../helpers/tmp.js';
+
+const DIR = path.resolve('packaging/prometheus');
+const RULES = 'riscv-runner-node.rules.yml';
+const RULES_TEST = 'riscv-runner-node.rules.test.yml';
+
+interface Run {
+  code: number;
+  output: string;
+}
+
+/** Runs promtool in dir; a missing promtool fails the test with the fix, it does not skip it. */
+function promtool(args: string[], cwd: string): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    execFile('promtool', args, { cwd }, (err, stdout, stderr) => {
+      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+        reject(new Error('promtool not found: run test/setup.sh as root, or apt-get install prometheus'));
+        return;
+      }
+      const code = err ? Number((err as { code?: unknown }).code ?? 1) : 0;
+      resolve({ code, output: stdout + stderr });
+    });
+  });
+}
+
+interface AlertTest {
+  eval_time: string;
+  alertname: string;
+  exp_alerts?: { exp_labels?: Record<string, string> }[];
+}
+interface TestGroup {
+  name?: string;
+  input_series: { series: string }[];
+  alert_rule_test?: AlertTest[];
+}
+
+async function alertNames(): Promise<string[]> {
+  const rules = parse(await readFile(path.join(DIR, RULES), 'utf8')) as { groups: { rules: { alert?: string }[] }[] };
+  return rules.groups.flatMap((g) => g.rules.flatMap((r) => (r.alert ? [r.alert] : [])));
+}
+
+test('promtool check rules: the shipped rules load, every alert counted', async (t) => {
+  const names = await alertNames();
+  t.true(names.length >= 5, names.join(', '));
+  const { code, output } = await promtool(['check', 'rules', RULES], DIR);
+  t.is(code, 0, output);
+  t.regex(output, new RegExp(`SUCCESS: ${names.length} rules found`));
+});
+
+test('promtool test rules: the rules unit test passes', async (t) => {
+  const { code, output } = await promtool(['test', 'rules', RULES_TEST], DIR);
+  t.is(code, 0, output);
+  t.regex(output, /SUCCESS/);
+});
+
+test('the rules unit test fires every alert on some node and keeps it quiet on another in the same series', async (t) => {
+  const groups = (parse(await readFile(path.join(DIR, RULES_TEST), 'utf8')) as { tests: TestGroup[] }).tests;
+  for (const alert of await alertNames()) {
+    const covering = groups.filter((g) => g.alert_rule_test?.some((a) => a.alertname === alert));
+    t.true(covering.length > 0, `${alert}: no test evaluates it`);
+    for (const group of covering) {
+      const nodes = new Set(group.input_series.map((s) => /node="([^"]+)"/.exec(s.series)?.[1]).filter((n): n is string => !!n));
+      const fired = new Set(
+        (group.alert_rule_test ?? [])
+          .filter((a) => a.alertname === alert)
+          .flatMap((a) => a.exp_alerts ?? [])
+          .map((e) => e.exp_labels?.node),
+      );
+      t.true(fired.size > 0, `${alert} (${group.name}): never expected to fire`);
+      const quiet = [...nodes].filter((n) => !fired.has(n));
+      t.true(quiet.length > 0, `${alert} (${group.name}): no node where it must stay quiet`);
+    }
+  }
+});
+
+// A healthy node per alert, and a test that claims the alert fires on it anyway: promtool must
+// say FAILED. Were the rules, or promtool's test runner, to accept anything, this would pass.
+const healthy: { alert: string; series: string[]; evalTime: string }[] = [
+  {
+    alert: 'RiseBoardNoRunnerSlot',
+    evalTime: '20m',
+    series: [
+      'kube_node_labels{node="rv-01", label_riseproject_dev_board="scw-em-rv1"}',
+      'kube_node_status_allocatable{node="rv-01", resource="riseproject_com_runner", unit="integer"}',
+      'rise_device_plugin_maintenance{node="rv-01"}',
+    ].map((s, i) => `${s}|${i === 2 ? '0x30' : '1x30'}`),
+  },
+  { alert: 'RiseDevicePluginReregistering', evalTime: '90m', series: ['rise_device_plugin_registrations_total{node="rv-01", resource="riseproject.com/runner", result="ok"}|1x120'] },
+  { alert: 'RiseNodeLabellerOutOfSync', evalTime: '20m', series: ['rise_node_labeller_in_sync{node="rv-01"}|1x30'] },
+  { alert: 'RiseNodeLabellerSyncStale', evalTime: '20m', series: ['rise_node_labeller_last_sync_timestamp_seconds{node="rv-01"}|0+60x30'] },
+  { alert: 'RiseMetricsTargetDown', evalTime: '20m', series: ['up{job="rise-device-plugin", node="rv-01"}|1x30'] },
+];
+
+test('the healthy cases cover every alert', async (t) => {
+  t.deepEqual(healthy.map((h) => h.alert).sort(), (await alertNames()).sort());
+});
+
+for (const { alert, series, evalTime } of healthy) {
+  test(`promtool test rules fails a test that expects ${alert} on a healthy node`, async (t) => {
+    const dir = await tempDir(t);
+    await copyFile(path.join(DIR, RULES), path.join(dir, RULES));
+    const unitTest = {
+      rule_files: [RULES],
+      evaluation_interval: '1m',
+      tests: [
+        {
+          interval: '1m',
+          input_series: series.map((s) => ({ series: s.split('|')[0], values: s.split('|')[1] })),
+          alert_rule_test: [{ eval_time: evalTime, alertname: alert, exp_alerts: [{ exp_labels: { node: 'rv-01' } }] }],
+        },
+      ],
+    };
+    await writeFile(path.join(dir, 'wrong.test.yml'), JSON.stringify(unitTest));
+    const { code, output } = await promtool(['test', 'rules', 'wrong.test.yml'], dir);
+    t.is(code, 1, output);
+    t.regex(output, /FAILED/);
+    t.regex(output, new RegExp(`alertname: ${alert}`));
+    // It failed on the expectation, not on the file: nothing fired, one alert was expected.
+    t.regex(output, /got:\[\]/);
+  });
+}
+
+test('promtool check rules fails a rules file with an expression that does not parse', async (t) => {
+  const dir = await tempDir(t);
+  const broken = (await readFile(path.join(DIR, RULES), 'utf8')).replace('max by (node) (rise_node_labeller_in_sync) == 0', 'max by (node) (rise_node_labeller_in_sync == 0');
+  await writeFile(path.join(dir, RULES), broken);
+  const { code, output } = await promtool(['check', 'rules', RULES], dir);
+  t.is(code, 1, output);
+  t.regex(output, /FAILED/);
+});
+
+// Each change makes one alert fire where it should not, or stay quiet where it should fire: the
+// shipped unit test must catch it, or it does not pin down what the rules mean.
+const mutations: { what: string; from: string; to: string }[] = [
+  { what: 'maintenance no longer silences RiseBoardNoRunnerSlot', from: '(rise_device_plugin_maintenance) == 1)', to: '(rise_device_plugin_maintenance) == 2)' },
+  { what: 'RiseBoardNoRunnerSlot ignores boards without any riseproject.com/runner', from: 'or on (node)\n              0 * max by (node)', to: 'and on (node)\n              0 * max by (node)' },
+  { what: 'RiseDevicePluginReregistering at 13 an hour', from: ') >= 7', to: ') >= 13' },
+  { what: 'RiseDevicePluginReregistering reads "more than 6" as > 6 (6 registrations can read 6.5)', from: ') >= 7', to: ') > 6' },
+  { what: 'RiseDevicePluginReregistering counts refused registrations too', from: 'registrations_total{result="ok"}', to: 'registrations_total' },
+  { what: 'RiseNodeLabellerOutOfSync after 3 minutes', from: '(rise_node_labeller_in_sync) == 0\n        for: 10m', to: '(rise_node_labeller_in_sync) == 0\n        for: 3m' },
+  { what: 'RiseNodeLabellerSyncStale at 40 minutes', from: '> 1200', to: '> 2400' },
+  { what: 'RiseMetricsTargetDown for every job', from: 'up{job=~"rise-device-plugin|rise-node-labeller"}', to: 'up' },
+];
+
+for (const { what, from, to } of mutations) {
+  test(`the rules unit test fails when ${what}`, async (t) => {
+    const dir = await tempDir(t);
+    const rules = await readFile(path.join(DIR, RULES), 'utf8');
+    t.true(rules.includes(from), `the rules no longer contain ${JSON.stringify(from)}`);
+    await writeFile(path.join(dir, RULES), rules.replace(from, to));
+    await copyFile(path.join(DIR, RULES_TEST), path.join(dir, RULES_TEST));
+    const { code, output } = await promtool(['test', 'rules', RULES_TEST], dir);
+    t.is(code, 1, output);
+    t.regex(output, /FAILED/);
+  });
+}

@@ -75,6 +75,10 @@ build_arch() {
   install -D -m 0644 "$top/systemd/kubelet.service.d/riscv-runner-node.conf" "$root/usr/lib/systemd/system/kubelet.service.d/riscv-runner-node.conf"
   install -m 0644 "$here/config.yaml" "$root/etc/$PKG/config.yaml"
   install -m 0644 "$top/systemd/k3s/k3s-agent.conf" "$root/usr/share/doc/$PKG/examples/k3s-agent.conf"
+  # Alert rules, their promtool unit test and the Grafana dashboard, uncompressed: Prometheus
+  # and Grafana read them as they are (docs/monitoring.md).
+  install -D -m 0644 -t "$root/usr/share/doc/$PKG/monitoring" "$top/packaging/monitoring/riscv-runner-node.rules.yml" \
+    "$top/packaging/monitoring/riscv-runner-node.rules.test.yml" "$top/packaging/monitoring/riscv-runner-node.dashboard.json"
   [ -f "$top/README.md" ] && install -m 0644 "$top/README.md" "$root/usr/share/doc/$PKG/README.md"
   install -m 0644 "$work/copyright" "$root/usr/share/doc/$PKG/copyright"
   sed -e "s/@VERSION@/$version/" -e "s/@DATE@/$(date -R -d "@$(git -C "$top" log -1 --format=%ct 2>/dev/null || date +%s)")/" \

@@ -23,7 +23,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # promtool (Debian's prometheus package) checks and unit-tests the alert rules in
-# packaging/prometheus (test/integration/monitoring.test.ts). Only promtool is wanted: when this
+# packaging/monitoring (test/integration/monitoring.test.ts). Only promtool is wanted: when this
 # installs the package on a machine that runs systemd, the Prometheus server it enables is
 # stopped and disabled again, so nothing is left listening on :9090.
 if ! command -v promtool >/dev/null 2>&1; then

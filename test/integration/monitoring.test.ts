@@ -7,7 +7,7 @@ import test from 'ava';
 import { parse } from 'yaml';
 import { tempDir } from '../helpers/tmp.js';
 
-const DIR = path.resolve('packaging/prometheus');
+const DIR = path.resolve('packaging/monitoring');
 const RULES = 'riscv-runner-node.rules.yml';
 const RULES_TEST = 'riscv-runner-node.rules.test.yml';
 
@@ -161,3 +161,67 @@ for (const { what, from, to } of mutations) {
     t.regex(output, /FAILED/);
   });
 }
+
+// The Grafana dashboard beside the rules: a Grafana 10+ JSON model whose every query is PromQL
+// that Prometheus parses (checked by promtool as recording rules, the variables filled in).
+const DASHBOARD = 'riscv-runner-node.dashboard.json';
+
+interface Panel {
+  id: number;
+  type: string;
+  title: string;
+  datasource: { type: string; uid: string };
+  gridPos: { x: number; y: number; w: number; h: number };
+  targets: { refId: string; expr: string; datasource: { type: string; uid: string } }[];
+}
+interface Dashboard {
+  schemaVersion: number;
+  uid: string;
+  panels: Panel[];
+  templating: { list: { name: string; type: string; query: unknown }[] };
+}
+
+async function dashboard(): Promise<Dashboard> {
+  return JSON.parse(await readFile(path.join(DIR, DASHBOARD), 'utf8')) as Dashboard;
+}
+
+test('the dashboard is a Grafana 10+ model whose every panel queries the Prometheus data source variable', async (t) => {
+  const d = await dashboard();
+  // Grafana 10.0 writes schema 38; older Grafanas would migrate it down badly, newer ones up.
+  t.true(d.schemaVersion >= 38, `schemaVersion ${d.schemaVersion}`);
+  t.truthy(d.uid);
+  const ds = d.templating.list.find((v) => v.type === 'datasource');
+  t.deepEqual(ds && { name: ds.name, query: ds.query }, { name: 'datasource', query: 'prometheus' });
+  t.is(new Set(d.panels.map((p) => p.id)).size, d.panels.length, 'panel ids are unique');
+  for (const p of d.panels) {
+    t.deepEqual(p.datasource, { type: 'prometheus', uid: '${datasource}' }, p.title);
+    t.true(p.targets.length > 0, p.title);
+    for (const target of p.targets) t.deepEqual(target.datasource, p.datasource, `${p.title} ${target.refId}`);
+    t.true(p.gridPos.x >= 0 && p.gridPos.w > 0 && p.gridPos.x + p.gridPos.w <= 24, `${p.title}: within the 24 columns`);
+  }
+  // No two panels on the same cells, or Grafana pushes one down and the layout is not this one.
+  const cells = new Set<string>();
+  for (const p of d.panels)
+    for (let x = p.gridPos.x; x < p.gridPos.x + p.gridPos.w; x++)
+      for (let y = p.gridPos.y; y < p.gridPos.y + p.gridPos.h; y++) {
+        t.false(cells.has(`${x},${y}`), `${p.title} overlaps another panel at ${x},${y}`);
+        cells.add(`${x},${y}`);
+      }
+});
+
+test('every dashboard query is PromQL that promtool accepts, with the variables filled in', async (t) => {
+  const d = await dashboard();
+  const fill = (q: string): string => q.replace(/\$(board|node)\b/g, '.+');
+  const rules = d.panels.flatMap((p) => p.targets.map((target, i) => ({ record: `dashboard:panel_${p.id}_${i}`, expr: fill(target.expr) })));
+  for (const v of d.templating.list) {
+    const q = typeof v.query === 'object' && v.query !== null ? (v.query as { query: string }).query : '';
+    // label_values(selector, label) is Grafana's; the selector inside is PromQL.
+    const selector = /^label_values\((.*), *\w+\)$/.exec(q)?.[1];
+    if (selector) rules.push({ record: `dashboard:variable_${v.name}`, expr: fill(selector) });
+  }
+  const dir = await tempDir(t);
+  await writeFile(path.join(dir, 'dashboard.rules.yml'), JSON.stringify({ groups: [{ name: 'dashboard', rules }] }));
+  const { code, output } = await promtool(['check', 'rules', 'dashboard.rules.yml'], dir);
+  t.is(code, 0, output);
+  t.regex(output, new RegExp(`SUCCESS: ${rules.length} rules found`));
+});

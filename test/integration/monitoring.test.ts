@@ -1,34 +1,15 @@
 // The shipped Prometheus rules, through the real promtool: they load, their unit test passes, the
 // unit test covers every alert both firing and quiet, and a wrong expectation makes it fail.
-import { execFile } from 'node:child_process';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import { parse } from 'yaml';
+import { promtool } from '../helpers/promtool.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const DIR = path.resolve('packaging/monitoring');
 const RULES = 'riscv-runner-node.rules.yml';
 const RULES_TEST = 'riscv-runner-node.rules.test.yml';
-
-interface Run {
-  code: number;
-  output: string;
-}
-
-/** Runs promtool in dir; a missing promtool fails the test with the fix, it does not skip it. */
-function promtool(args: string[], cwd: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    execFile('promtool', args, { cwd }, (err, stdout, stderr) => {
-      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
-        reject(new Error('promtool not found: run test/setup.sh as root, or apt-get install prometheus'));
-        return;
-      }
-      const code = err ? Number((err as { code?: unknown }).code ?? 1) : 0;
-      resolve({ code, output: stdout + stderr });
-    });
-  });
-}
 
 interface AlertTest {
   eval_time: string;
@@ -49,13 +30,13 @@ async function alertNames(): Promise<string[]> {
 test('promtool check rules: the shipped rules load, every alert counted', async (t) => {
   const names = await alertNames();
   t.true(names.length >= 5, names.join(', '));
-  const { code, output } = await promtool(['check', 'rules', RULES], DIR);
+  const { code, output } = await promtool(['check', 'rules', RULES], { cwd: DIR });
   t.is(code, 0, output);
   t.regex(output, new RegExp(`SUCCESS: ${names.length} rules found`));
 });
 
 test('promtool test rules: the rules unit test passes', async (t) => {
-  const { code, output } = await promtool(['test', 'rules', RULES_TEST], DIR);
+  const { code, output } = await promtool(['test', 'rules', RULES_TEST], { cwd: DIR });
   t.is(code, 0, output);
   t.regex(output, /SUCCESS/);
 });
@@ -118,7 +99,7 @@ for (const { alert, series, evalTime } of healthy) {
       ],
     };
     await writeFile(path.join(dir, 'wrong.test.yml'), JSON.stringify(unitTest));
-    const { code, output } = await promtool(['test', 'rules', 'wrong.test.yml'], dir);
+    const { code, output } = await promtool(['test', 'rules', 'wrong.test.yml'], { cwd: dir });
     t.is(code, 1, output);
     t.regex(output, /FAILED/);
     t.regex(output, new RegExp(`alertname: ${alert}`));
@@ -131,7 +112,7 @@ test('promtool check rules fails a rules file with an expression that does not p
   const dir = await tempDir(t);
   const broken = (await readFile(path.join(DIR, RULES), 'utf8')).replace('max by (node) (rise_node_labeller_in_sync) == 0', 'max by (node) (rise_node_labeller_in_sync == 0');
   await writeFile(path.join(dir, RULES), broken);
-  const { code, output } = await promtool(['check', 'rules', RULES], dir);
+  const { code, output } = await promtool(['check', 'rules', RULES], { cwd: dir });
   t.is(code, 1, output);
   t.regex(output, /FAILED/);
 });
@@ -156,7 +137,7 @@ for (const { what, from, to } of mutations) {
     t.true(rules.includes(from), `the rules no longer contain ${JSON.stringify(from)}`);
     await writeFile(path.join(dir, RULES), rules.replace(from, to));
     await copyFile(path.join(DIR, RULES_TEST), path.join(dir, RULES_TEST));
-    const { code, output } = await promtool(['test', 'rules', RULES_TEST], dir);
+    const { code, output } = await promtool(['test', 'rules', RULES_TEST], { cwd: dir });
     t.is(code, 1, output);
     t.regex(output, /FAILED/);
   });
@@ -221,7 +202,7 @@ test('every dashboard query is PromQL that promtool accepts, with the variables 
   }
   const dir = await tempDir(t);
   await writeFile(path.join(dir, 'dashboard.rules.yml'), JSON.stringify({ groups: [{ name: 'dashboard', rules }] }));
-  const { code, output } = await promtool(['check', 'rules', 'dashboard.rules.yml'], dir);
+  const { code, output } = await promtool(['check', 'rules', 'dashboard.rules.yml'], { cwd: dir });
   t.is(code, 0, output);
   t.regex(output, new RegExp(`SUCCESS: ${rules.length} rules found`));
 });

@@ -4,6 +4,7 @@ import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import { parse } from 'yaml';
+import { fillVariables, readDashboard, variableSelector } from '../dashboard/model.js';
 import { promtool } from '../helpers/promtool.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -145,29 +146,8 @@ for (const { what, from, to } of mutations) {
 
 // The Grafana dashboard beside the rules: a Grafana 10+ JSON model whose every query is PromQL
 // that Prometheus parses (checked by promtool as recording rules, the variables filled in).
-const DASHBOARD = 'riscv-runner-node.dashboard.json';
-
-interface Panel {
-  id: number;
-  type: string;
-  title: string;
-  datasource: { type: string; uid: string };
-  gridPos: { x: number; y: number; w: number; h: number };
-  targets: { refId: string; expr: string; datasource: { type: string; uid: string } }[];
-}
-interface Dashboard {
-  schemaVersion: number;
-  uid: string;
-  panels: Panel[];
-  templating: { list: { name: string; type: string; query: unknown }[] };
-}
-
-async function dashboard(): Promise<Dashboard> {
-  return JSON.parse(await readFile(path.join(DIR, DASHBOARD), 'utf8')) as Dashboard;
-}
-
 test('the dashboard is a Grafana 10+ model whose every panel queries the Prometheus data source variable', async (t) => {
-  const d = await dashboard();
+  const d = await readDashboard();
   // Grafana 10.0 writes schema 38; older Grafanas would migrate it down badly, newer ones up.
   t.true(d.schemaVersion >= 38, `schemaVersion ${d.schemaVersion}`);
   t.truthy(d.uid);
@@ -191,14 +171,11 @@ test('the dashboard is a Grafana 10+ model whose every panel queries the Prometh
 });
 
 test('every dashboard query is PromQL that promtool accepts, with the variables filled in', async (t) => {
-  const d = await dashboard();
-  const fill = (q: string): string => q.replace(/\$(board|node)\b/g, '.+');
-  const rules = d.panels.flatMap((p) => p.targets.map((target, i) => ({ record: `dashboard:panel_${p.id}_${i}`, expr: fill(target.expr) })));
+  const d = await readDashboard();
+  const rules = d.panels.flatMap((p) => p.targets.map((target, i) => ({ record: `dashboard:panel_${p.id}_${i}`, expr: fillVariables(target.expr) })));
   for (const v of d.templating.list) {
-    const q = typeof v.query === 'object' && v.query !== null ? (v.query as { query: string }).query : '';
-    // label_values(selector, label) is Grafana's; the selector inside is PromQL.
-    const selector = /^label_values\((.*), *\w+\)$/.exec(q)?.[1];
-    if (selector) rules.push({ record: `dashboard:variable_${v.name}`, expr: fill(selector) });
+    const selector = variableSelector(v);
+    if (selector) rules.push({ record: `dashboard:variable_${v.name}`, expr: fillVariables(selector) });
   }
   const dir = await tempDir(t);
   await writeFile(path.join(dir, 'dashboard.rules.yml'), JSON.stringify({ groups: [{ name: 'dashboard', rules }] }));

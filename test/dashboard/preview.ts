@@ -96,6 +96,11 @@ function stack(series: Series[]): Series[] {
   }));
 }
 
+/** stepAfter, as the panels ask: each value held until the next sample. */
+function stepPath(points: [number, number][], x: (t: number) => number, y: (v: number) => number): string {
+  return points.map(([t, v], j) => (j === 0 ? `M${x(t).toFixed(1)},${y(v).toFixed(1)}` : `H${x(t).toFixed(1)}V${y(v).toFixed(1)}`)).join('');
+}
+
 function timeseriesSvg(panel: Panel, raw: Series[], start: number, end: number, width: number, height: number): string {
   const unit = panel.fieldConfig.defaults.unit;
   const series = panel.fieldConfig.defaults.custom?.stacking?.mode === 'normal' ? stack(raw) : raw;
@@ -122,6 +127,16 @@ function timeseriesSvg(panel: Panel, raw: Series[], start: number, end: number, 
   }
   if (threshold !== undefined && threshold !== null)
     parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${y(threshold)}" y2="${y(threshold)}" stroke="#f2495c" stroke-dasharray="6 4"/>`);
+  const stacked = series !== raw;
+  // Stacked series are filled down to the one below, as Grafana fills them; drawn top first.
+  if (stacked)
+    for (let i = series.length - 1; i >= 0; i--) {
+      const points = (series[i]?.points ?? []).filter(([, v]) => Number.isFinite(v));
+      const first = points[0];
+      const last = points[points.length - 1];
+      if (!first || !last) continue;
+      parts.push(`<path d="${stepPath(points, x, y)}V${y(0).toFixed(1)}H${x(first[0]).toFixed(1)}Z" fill="${PALETTE[i % PALETTE.length]}" fill-opacity="0.25" stroke="none"/>`);
+    }
   series.forEach((s, i) => {
     const color = PALETTE[i % PALETTE.length] ?? '#73bf69';
     // A gap where the value is NaN or a step is missing, as Grafana draws with spanNulls off.
@@ -136,9 +151,7 @@ function timeseriesSvg(panel: Panel, raw: Series[], start: number, end: number, 
     }
     if (run.length) runs.push(run);
     for (const r of runs) {
-      // stepAfter, as the panels ask: hold each value until the next sample.
-      const d = r.map(([t, v], j) => (j === 0 ? `M${x(t).toFixed(1)},${y(v).toFixed(1)}` : `H${x(t).toFixed(1)}V${y(v).toFixed(1)}`)).join('');
-      parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"/>`);
+      parts.push(`<path d="${stepPath(r, x, y)}" fill="none" stroke="${color}" stroke-width="2"/>`);
     }
   });
   return `<svg width="${width}" height="${height}" font-size="11" fill="#9fa7b3">${parts.join('')}</svg>`;

@@ -153,6 +153,8 @@ test('the dashboard is a Grafana 10+ model whose every panel queries the Prometh
   t.truthy(d.uid);
   const ds = d.templating.list.find((v) => v.type === 'datasource');
   t.deepEqual(ds && { name: ds.name, query: ds.query }, { name: 'datasource', query: 'prometheus' });
+  // Every panel filters on these two; a renamed variable would leave "$node" in the queries.
+  t.deepEqual(d.templating.list.filter((v) => variableSelector(v)).map((v) => v.name), ['board', 'node']);
   t.is(new Set(d.panels.map((p) => p.id)).size, d.panels.length, 'panel ids are unique');
   for (const p of d.panels) {
     t.deepEqual(p.datasource, { type: 'prometheus', uid: '${datasource}' }, p.title);

@@ -4,6 +4,7 @@
 #   libsystemd-dev  to build the sd-notify addon (the notifier's first choice)
 #   python3         the stand-in for systemd's notification socket in the tests
 #   systemd         provides systemd-notify, the notifier's fallback
+#   prometheus      provides promtool, which checks and unit-tests the alert rules
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,8 @@ need=()
 dpkg -s libsystemd-dev >/dev/null 2>&1 || need+=(libsystemd-dev)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v systemd-notify >/dev/null 2>&1 || need+=(systemd)
+installed_prometheus=no
+command -v promtool >/dev/null 2>&1 || { need+=(prometheus); installed_prometheus=yes; }
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ${need[*]} with apt-get"
@@ -22,20 +25,10 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-# promtool (Debian's prometheus package) checks and unit-tests the alert rules in
-# packaging/monitoring (test/integration/monitoring.test.ts). Only promtool is wanted: when this
-# installs the package on a machine that runs systemd, the Prometheus server it enables is
-# stopped and disabled again, so nothing is left listening on :9090.
-if ! command -v promtool >/dev/null 2>&1; then
-  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing prometheus (for promtool) with apt-get"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-    if [ -d /run/systemd/system ]; then systemctl disable --now prometheus.service >/dev/null 2>&1 || true; fi
-  else
-    echo "setup: please install promtool (e.g. sudo apt-get install prometheus), then run this again" >&2
-    exit 1
-  fi
+# Installing prometheus for promtool also enables its server where systemd runs: only promtool
+# is wanted, so nothing is left listening on :9090.
+if [ "$installed_prometheus" = yes ] && [ -d /run/systemd/system ]; then
+  systemctl disable --now prometheus.service >/dev/null 2>&1 || true
 fi
 
 # npm ci only when the installed tree is older than the lock file.

@@ -5,6 +5,7 @@ import { ConfigError } from './errors.js';
 import { isLogLevel, type LogLevel } from './logger.js';
 import { extendedResourceNameProblem, isValidLabelValue } from './labels.js';
 import { includedPaths, readDevSection, readVirtualSection, showValue, type IncludedFiles } from './peer-config.js';
+import { readPciSection, type PciConfig } from './pci-config.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/riscv-runner-node/config.yaml';
 
@@ -23,6 +24,8 @@ export interface DevicePluginConfig {
   virtual: VirtualConfig | undefined;
   /** smarter-device-manager's /dev entries (deviceplugin.dev), inline or read from its own file. */
   dev: DevConfig | undefined;
+  /** The SR-IOV Network Device Plugin's PCI pools (deviceplugin.pci), inline or read from its own file. */
+  pci: PciConfig | undefined;
 }
 
 /** One device of a spookd mapping: a resource name, an instance ID, and the env it gives. */
@@ -120,6 +123,7 @@ export function defaultConfig(): Config {
       allocateEnv: {},
       virtual: undefined,
       dev: undefined,
+      pci: undefined,
     },
     labeller: {
       boardNames: 'original',
@@ -299,7 +303,7 @@ function stringMap(obj: Obj, key: string, path: string, problems: string[]): Rec
 }
 
 const TOP_KEYS = ['logLevel', 'nodeName', 'deviceplugin', 'labeller'] as const;
-const DP_KEYS = ['resourceName', 'deviceCount', 'socketName', 'maintenanceFile', 'allocateEnv', 'virtual', 'dev'] as const;
+const DP_KEYS = ['resourceName', 'deviceCount', 'socketName', 'maintenanceFile', 'allocateEnv', 'virtual', 'dev', 'pci'] as const;
 const LB_KEYS = ['boardNames', 'boardMap', 'labels', 'devicetreeNodes', 'nfdFeaturesFile', 'rediscoverSeconds', 'kubeconfig'] as const;
 const FAMILY_KEYS = ['board', 'isa', 'harts', 'uarch', 'devicetree', 'cpu'] as const;
 
@@ -357,6 +361,7 @@ function readConfig(raw: unknown, problems: string[], included: IncludedFiles): 
   config.deviceplugin.allocateEnv = env;
   config.deviceplugin.virtual = readVirtualSection(dp['virtual'], included, problems);
   config.deviceplugin.dev = readDevSection(dp['dev'], included, problems);
+  config.deviceplugin.pci = readPciSection(dp['pci'], included, problems);
 
   const lb = section(raw, 'labeller', 'labeller', problems);
   unknownKeys(lb, LB_KEYS, 'labeller.', problems);

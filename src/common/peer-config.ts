@@ -1,4 +1,5 @@
-// The deviceplugin.virtual (spookd) and deviceplugin.dev (smarter-device-manager) sections, inline or read from the peer's own file.
+// The deviceplugin.virtual (spookd) and deviceplugin.dev (smarter-device-manager) sections, inline or read from the peer's own file;
+// the pieces every peer section shares (pci's own reader is pci-config.ts).
 import { parseDocument } from 'yaml';
 import type { DevConfig, DevMatch, VirtualConfig, VirtualDevice, VirtualMapping } from './config.js';
 import { extendedResourceNameProblem, isDnsSubdomain } from './labels.js';
@@ -11,9 +12,9 @@ export const MAX_SHARES = 1000;
 /** What loadConfig read for each `file:` the config names: the text, or why it could not. */
 export type IncludedFiles = ReadonlyMap<string, { text: string } | { error: string }>;
 
-type Obj = Record<string, unknown>;
+export type Obj = Record<string, unknown>;
 
-function isObj(v: unknown): v is Obj {
+export function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
@@ -27,7 +28,7 @@ export function showValue(v: unknown): string {
   }
 }
 
-function unknownKeys(obj: Obj, known: readonly string[], at: (key: string) => string, problems: string[]): void {
+export function unknownKeys(obj: Obj, known: readonly string[], at: (key: string) => string, problems: string[]): void {
   for (const key of Object.keys(obj)) {
     if (known.includes(key)) continue;
     const near = known.find((k) => k.toLowerCase() === key.toLowerCase());
@@ -40,7 +41,7 @@ export function includedPaths(raw: unknown): string[] {
   const dp = isObj(raw) ? raw['deviceplugin'] : undefined;
   if (!isObj(dp)) return [];
   const paths: string[] = [];
-  for (const key of ['virtual', 'dev']) {
+  for (const key of ['virtual', 'dev', 'pci']) {
     const section = dp[key];
     const file = isObj(section) ? section['file'] : undefined;
     if (typeof file === 'string' && file.startsWith('/')) paths.push(file);
@@ -52,7 +53,7 @@ export function includedPaths(raw: unknown): string[] {
  * Where a problem or a resource comes from: the key under deviceplugin.<section> when inline,
  * else "deviceplugin.<section>.file <path>: <place in that file>".
  */
-export function peerPlace(section: 'virtual' | 'dev', file: string | undefined, sub: string): string {
+export function peerPlace(section: 'virtual' | 'dev' | 'pci', file: string | undefined, sub: string): string {
   if (file === undefined) return `deviceplugin.${section}.${sub}`;
   return `deviceplugin.${section}.file ${file}: ${sub}`;
 }
@@ -67,7 +68,7 @@ export function virtualDevicePlace(file: string | undefined, mapping: number, de
 }
 
 /** Reads an included file's YAML; undefined (with a problem) when it is missing or broken. */
-function includedValue(key: string, file: string, included: IncludedFiles, problems: string[]): { value: unknown } | undefined {
+export function includedValue(key: string, file: string, included: IncludedFiles, problems: string[]): { value: unknown } | undefined {
   const got = included.get(file);
   if (got === undefined || 'error' in got) {
     const why = got === undefined ? 'not loaded' : got.error;
@@ -91,7 +92,7 @@ function includedValue(key: string, file: string, included: IncludedFiles, probl
 }
 
 /** `{file: /abs/path}` and what else may sit beside it; undefined when the section is inline. */
-function fileForm(section: Obj, key: string, problems: string[]): { file: string } | 'invalid' | undefined {
+export function fileForm(section: Obj, key: string, problems: string[]): { file: string } | 'invalid' | undefined {
   if (!Object.hasOwn(section, 'file')) return undefined;
   const file = section['file'];
   if (typeof file !== 'string' || !file.startsWith('/')) {

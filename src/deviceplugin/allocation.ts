@@ -1,7 +1,7 @@
 // What a container gets for a set of device IDs: pure, from the resource's last discovered spec.
 import type { ContainerAllocateResponse } from '../generated/v1beta1/ContainerAllocateResponse.js';
 import type { DeviceSpec } from '../generated/v1beta1/DeviceSpec.js';
-import { HEALTHY, type ResourceSpec } from './resource.js';
+import { HEALTHY, type PciGrant, type ResourceSpec } from './resource.js';
 import { virtualEnv } from './sources/virtual.js';
 
 export type AllocationResult = { ok: true; response: ContainerAllocateResponse } | { ok: false; message: string };
@@ -34,5 +34,40 @@ export function containerAllocation(spec: ResourceSpec, ids: readonly string[]):
       const devices: DeviceSpec[] = grant.paths.map((p) => ({ container_path: p, host_path: p, permissions: 'rw' }));
       return { ok: true, response: { devices } };
     }
+    case 'pci':
+      return { ok: true, response: pciAllocation(grant, ids) };
   }
+}
+
+/** Go's encoding/json writes map keys sorted: so does this, so `_INFO` reads byte for byte as sriov's. */
+function sortedJson(value: Readonly<Record<string, unknown>>): string {
+  const keys = Object.keys(value).sort();
+  return `{${keys.map((k) => {
+    const v = value[k];
+    return `${JSON.stringify(k)}:${typeof v === 'object' && v !== null ? sortedJson(v as Record<string, unknown>) : JSON.stringify(v)}`;
+  }).join(',')}}`;
+}
+
+/**
+ * sriov's answer: `PCIDEVICE_<RES>` = the IDs in the kubelet's order, comma-joined;
+ * `PCIDEVICE_<RES>_INFO` = {id: {provider: {…}}}; each device's nodes once (rw), or, for a CDI
+ * resource, its CDI names instead, whose spec carries the same nodes.
+ */
+export function pciAllocation(grant: PciGrant, ids: readonly string[]): ContainerAllocateResponse {
+  const info: Record<string, unknown> = {};
+  for (const id of ids) info[id] = grant.devices[id]?.info ?? { generic: { deviceID: id } };
+  const envs = { [grant.envName]: ids.join(','), [`${grant.envName}_INFO`]: sortedJson(info) };
+  if (grant.cdiKind !== undefined) {
+    return { envs, cdi_devices: ids.map((id) => ({ name: `${grant.cdiKind}=${id}` })) };
+  }
+  const seen = new Set<string>();
+  const devices: DeviceSpec[] = [];
+  for (const id of ids) {
+    for (const p of grant.devices[id]?.nodes ?? []) {
+      if (seen.has(p)) continue;
+      seen.add(p);
+      devices.push({ container_path: p, host_path: p, permissions: 'rw' });
+    }
+  }
+  return { envs, devices };
 }

@@ -1,10 +1,11 @@
 // What the plugin serves, as plain data: resources with their devices and what a container gets.
 // Sources produce it, the manager diffs it, servers and handlers read it. No I/O lives here.
 import { HEALTHY, UNHEALTHY } from './proto.js';
+import type { PciFunction } from './sources/types.js';
 
 export type Health = typeof HEALTHY | typeof UNHEALTHY;
 
-export type ResourceKind = 'runner' | 'virtual' | 'dev';
+export type ResourceKind = 'runner' | 'virtual' | 'dev' | 'pci';
 
 export interface Device {
   ID: string;
@@ -23,7 +24,30 @@ export type Grant =
    */
   | { kind: 'virtual'; envName: string; deviceEnv: Readonly<Record<string, Readonly<Record<string, string>>>> }
   /** Device nodes passed read-write at the same path inside the container (smarter's shares). */
-  | { kind: 'deviceNodes'; paths: readonly string[] };
+  | { kind: 'deviceNodes'; paths: readonly string[] }
+  /** sriov's: `PCIDEVICE_<RES>` and `…_INFO`, each device's nodes, or CDI names when cdiKind is set. */
+  | PciGrant;
+
+/** What one PCI function of a pool gives, worked out at discovery so Allocate only assembles it. */
+export interface PciDeviceGrant {
+  /** The function as last seen in sysfs: a vanished one is still matched against the pools by it. */
+  fn: PciFunction;
+  /** Device nodes, host path = container path, rw. */
+  nodes: readonly string[];
+  /** Its entry of `<env>_INFO`: provider → values (generic, vfio, uio, vhost, extra). */
+  info: Readonly<Record<string, Readonly<Record<string, string>>>>;
+}
+
+export interface PciGrant {
+  kind: 'pci';
+  /** `PCIDEVICE_<RES>`: the resource name with '.' and '/' → '_', upper-cased (a '-' stays, as sriov has it). */
+  envName: string;
+  devices: Readonly<Record<string, PciDeviceGrant>>;
+  /** Set when the resource is answered through CDI: `<vendor>/<class>` of its spec. */
+  cdiKind: string | undefined;
+  /** GetPreferredAllocation refuses a request that spans NUMA nodes when false. */
+  allowCrossNuma: boolean;
+}
 
 export interface ResourceSpec {
   kind: ResourceKind;

@@ -84,3 +84,31 @@ export const WIDGET_0001_ENV: Readonly<Record<string, string>> = {
   EXAMPLECOM_WIDGET_TYPE: 'example.com/widget',
   EXAMPLECOM_WIDGET_NUM_DEVICES: '1',
 };
+
+/**
+ * sriov-network-device-plugin's README config, the entries this plugin serves: the RDMA, vDPA
+ * and auxiliary-device entries (isRdma, vdpaType, deviceType auxNetDevice) are left out, since
+ * those are refused as not supported. As JSON, the form of sriov's own /etc/pcidp/config.json.
+ */
+export const SRIOV_README_CONFIG = JSON.stringify(
+  {
+    resourceList: [
+      { resourceName: 'intel_sriov_netdevice', selectors: [{ vendors: ['8086'], devices: ['154c', '10ed', '1889'], drivers: ['i40evf', 'ixgbevf', 'iavf'] }] },
+      {
+        resourceName: 'intel_sriov_dpdk',
+        resourcePrefix: 'intel.com',
+        selectors: [{ vendors: ['8086'], devices: ['154c', '10ed', '1889'], drivers: ['vfio-pci'], pfNames: ['enp0s0f0', 'enp2s2f1'], needVhostNet: true }],
+      },
+      { resourceName: 'intel_fpga', deviceType: 'accelerator', selectors: [{ vendors: ['8086'], devices: ['0d90'] }] },
+      {
+        resourceName: 'intel_sriov_netdevice_additional_env',
+        selectors: [{ vendors: ['8086'], devices: ['154c', '10ed', '1889'], drivers: ['i40evf', 'ixgbevf', 'iavf'] }],
+        additionalInfo: { '*': { token: '3e49019f-412f-4f02-824e-4cd195944205' } },
+      },
+      { resourceName: 'brcm_sriov_bnxt', resourcePrefix: 'broadcom.com', selectors: [{ vendors: ['14e4'], devices: ['1750'], drivers: ['bnxt_en'] }] },
+      { resourceName: 'old_selectors_syntax_example', selectors: { vendors: ['8086'], devices: ['154c', '10ed', '1889'], drivers: ['i40evf', 'ixgbevf', 'iavf'] } },
+    ],
+  },
+  null,
+  2,
+);

@@ -48,6 +48,7 @@ test('valid keys are read', (t) => {
     allocateEnv: { RISE_BOARD: 'pioneer' },
     virtual: undefined,
     dev: undefined,
+    pci: undefined,
   });
   t.deepEqual(c.labeller.boardMap, { 'vendor,board': 'my-board' });
   t.false(c.labeller.labels.isa);

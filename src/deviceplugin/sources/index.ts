@@ -4,6 +4,8 @@ import type { DevicePluginConfig } from '../../common/config.js';
 import type { Discovery, RefusedResource, ResourceSpec } from '../resource.js';
 import { devResources } from './dev.js';
 import { scanDev } from './dev-scan.js';
+import { pciResources } from './pci.js';
+import { defaultRouteInterfaces, readRouteTable, scanPci } from './pci-scan.js';
 import { runnerResource } from './runner.js';
 import type { NodeNames } from './types.js';
 import { virtualResources } from './virtual.js';
@@ -11,11 +13,18 @@ import { virtualResources } from './virtual.js';
 // sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
 export const MAX_SOCKET_PATH = 107;
 
+export const DEFAULT_PCI_DIR = '/sys/bus/pci/devices';
+export const DEFAULT_ROUTE_FILE = '/proc/net/route';
+
 export interface DiscoveryInput {
   config: DevicePluginConfig;
   names: NodeNames;
   /** The /dev to list ("/dev", or one under a --root); answers always name the real /dev paths. */
   devDir: string;
+  /** The /sys/bus/pci/devices to read (one under a --root for dry runs and tests). */
+  pciDir?: string;
+  /** The routing table whose default-route interfaces PCI pools skip. */
+  routeFile?: string;
   /** The device-plugins directory, to check socket paths against the unix limit. */
   socketDir: string;
   maintenance: boolean;
@@ -24,8 +33,9 @@ export interface DiscoveryInput {
 }
 
 /**
- * The full desired set, in a stable order (runner, virtual, dev). Reads only /dev (when dev is
- * configured) under the root; everything else is a function of the config.
+ * The full desired set, in a stable order (runner, virtual, dev, pci). Reads only /dev (when dev
+ * is configured) and the PCI functions and routing table (when pci is) under the root;
+ * everything else is a function of the config.
  */
 export async function discover(input: DiscoveryInput): Promise<Discovery> {
   const { config } = input;
@@ -41,6 +51,13 @@ export async function discover(input: DiscoveryInput): Promise<Discovery> {
     const found = devResources(config.dev, entries, input.previous.filter((r) => r.kind === 'dev'));
     candidates.push(...found.resources);
     warnings.push(...found.warnings);
+  }
+  if (config.pci) {
+    const scan = scanPci(input.pciDir ?? DEFAULT_PCI_DIR);
+    const routes = defaultRouteInterfaces(readRouteTable(input.routeFile ?? DEFAULT_ROUTE_FILE));
+    const found = pciResources(config.pci, scan.functions, routes, input.previous.filter((r) => r.kind === 'pci'));
+    candidates.push(...found.resources);
+    warnings.push(...scan.warnings, ...found.warnings);
   }
   const { resources, refused } = admit(candidates, input.socketDir);
   return { resources, warnings, refused };

@@ -35,6 +35,14 @@ export interface DevicePluginSettings {
   recheckMs: number;
   /** How often /dev is scanned again even without an inotify event. */
   devRescanMs: number;
+  /** The /sys/bus/pci/devices PCI pools are read from; <root>/sys/bus/pci/devices when absent. */
+  pciDir?: string;
+  /** The routing table whose default-route interfaces PCI pools skip; <root>/proc/net/route when absent. */
+  routeFile?: string;
+  /** How often PCI functions are listed again, instead of deviceplugin.pci.rescanSeconds (tests). */
+  pciRescanMs?: number;
+  /** Where the CDI specs of resources with cdi: true are written; /var/run/cdi when absent. */
+  cdiDir?: string;
 }
 
 export const DEFAULT_RECHECK_MS = 5000;
@@ -206,6 +214,8 @@ export async function startDevicePlugin(
       config,
       names: settings.names,
       devDir: settings.devDir,
+      pciDir: settings.pciDir ?? path.join(settings.root, 'sys', 'bus', 'pci', 'devices'),
+      routeFile: settings.routeFile ?? path.join(settings.root, 'proc', 'net', 'route'),
       socketDir: settings.dir,
       maintenance,
       previous: manager.views().map((v) => v.spec),
@@ -237,7 +247,7 @@ export async function startDevicePlugin(
     private devDirs: string[] = [];
 
     update(): void {
-      const files = [settings.configFile, config.virtual?.file, config.dev?.file].filter((f): f is string => f !== undefined);
+      const files = [settings.configFile, config.virtual?.file, config.dev?.file, config.pci?.file].filter((f): f is string => f !== undefined);
       this.configFiles = files;
       this.devDirs = config.dev ? devDirsToWatch(settings.devDir, manager.views().map((v) => v.spec)) : [];
       const dirs = new Set([...files.map((f) => path.dirname(f)), path.dirname(config.maintenanceFile), ...this.devDirs]);
@@ -348,11 +358,17 @@ export async function startDevicePlugin(
 
   let ticks = 0;
   const ticksPerDevRescan = Math.max(1, Math.round(settings.devRescanMs / settings.recheckMs));
+  // sysfs sends no inotify events for PCI functions: the one ticker also lists them again, at
+  // the pool's pace rounded to whole ticks (a rescanSeconds below the tick is the tick).
+  const ticksPerPciRescan = (): number =>
+    Math.max(1, Math.round((settings.pciRescanMs ?? (config.pci?.rescanSeconds ?? 10) * 1000) / settings.recheckMs));
   const ticker = setInterval(() => {
     ticks += 1;
     kubeletWatch.tick();
     watches.tick();
-    if (config.dev && ticks % ticksPerDevRescan === 0) void request({ config: false, fromSignal: false });
+    const devDue = config.dev !== undefined && ticks % ticksPerDevRescan === 0;
+    const pciDue = config.pci !== undefined && ticks % ticksPerPciRescan() === 0;
+    if (devDue || pciDue) void request({ config: false, fromSignal: false });
   }, settings.recheckMs);
 
   const offReload = deps.onReload?.(() => {

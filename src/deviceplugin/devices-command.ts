@@ -63,6 +63,8 @@ export async function discoverForNode(
     config,
     names: { nodeName: args.nodeName, hostName: hostname },
     devDir: path.resolve(args.devDir ?? path.join(args.root, 'dev')),
+    pciDir: path.resolve(args.root, 'sys', 'bus', 'pci', 'devices'),
+    routeFile: path.resolve(args.root, 'proc', 'net', 'route'),
     socketDir: path.resolve(args.devicePluginDir),
     maintenance: await maintenanceFlagPresent(config.maintenanceFile),
     previous: [],

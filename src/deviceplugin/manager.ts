@@ -8,7 +8,7 @@ import type { KubeletWatch } from './kubelet-watch.js';
 import { PluginLifecycle } from './lifecycle.js';
 import { sameEndpoint, type ResourceSpec } from './resource.js';
 import { ResourceStore } from './resource-store.js';
-import { addDevicePluginService, createDevicePluginHandlers, PLUGIN_OPTIONS, type StreamObserver } from './service.js';
+import { addDevicePluginService, createDevicePluginHandlers, pluginOptionsFor, type StreamObserver } from './service.js';
 
 /** Where one resource's server stands with the kubelet. */
 export type ResourcePhase =
@@ -133,7 +133,7 @@ export class ResourceManager {
       socketName: spec.socketName,
       kubeletSocketName: options.kubeletSocketName,
       resourceName: spec.name,
-      pluginOptions: PLUGIN_OPTIONS,
+      pluginOptions: pluginOptionsFor(spec.kind),
       addServices: (server: grpc.Server, streams: StreamObserver) =>
         addDevicePluginService(server, createDevicePluginHandlers({ store, logger: options.logger, streams })),
       clock: options.clock,

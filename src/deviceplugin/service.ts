@@ -7,7 +7,7 @@ import type { ContainerPreferredAllocationResponse } from '../generated/v1beta1/
 import type { ListAndWatchResponse } from '../generated/v1beta1/ListAndWatchResponse.js';
 import type { Logger } from '../common/logger.js';
 import { containerAllocation } from './allocation.js';
-import type { Device } from './resource.js';
+import type { Device, ResourceKind } from './resource.js';
 import type { ResourceStore } from './resource-store.js';
 import { devicePluginApi } from './proto.js';
 
@@ -34,6 +34,11 @@ export const PLUGIN_OPTIONS: Required<DevicePluginOptions> = {
   get_preferred_allocation_available: false,
 };
 
+/** The options of one resource: PCI functions sit on NUMA nodes, so their pools pick the devices. */
+export function pluginOptionsFor(kind: ResourceKind): Required<DevicePluginOptions> {
+  return kind === 'pci' ? { ...PLUGIN_OPTIONS, get_preferred_allocation_available: true } : PLUGIN_OPTIONS;
+}
+
 function toWire(devices: readonly Device[]): ListAndWatchResponse {
   return {
     devices: devices.map((d) =>
@@ -49,7 +54,7 @@ export function createDevicePluginHandlers(options: DevicePluginServiceOptions):
 
   return {
     GetDevicePluginOptions(_call, callback) {
-      callback(null, PLUGIN_OPTIONS);
+      callback(null, pluginOptionsFor(store.get().kind));
     },
 
     ListAndWatch(call) {

@@ -26,6 +26,8 @@ export const SUPPORTED_VERSIONS = ['v1beta1'];
 export interface FakeDevice {
   ID: string;
   health: string;
+  /** The NUMA nodes of its topology, when the plugin sent one (the topology manager reads them). */
+  numa?: number[];
 }
 
 export interface Registration {
@@ -194,9 +196,12 @@ export class FakeKubelet extends EventEmitter {
     const stream = endpoint.client.ListAndWatch({});
     endpoint.stream = stream;
     this.streamsOpened.set(endpoint.resourceName, (this.streamsOpened.get(endpoint.resourceName) ?? 0) + 1);
-    stream.on('data', (msg: { devices: FakeDevice[] }) => {
+    stream.on('data', (msg: { devices: Array<{ ID: string; health: string; topology?: { nodes?: Array<{ ID: number | string }> } | null }> }) => {
       // Each response replaces the whole set.
-      endpoint.devices = msg.devices.map((d) => ({ ID: d.ID, health: d.health }));
+      endpoint.devices = msg.devices.map((d) => {
+        const numa = (d.topology?.nodes ?? []).map((n) => Number(n.ID));
+        return numa.length > 0 ? { ID: d.ID, health: d.health, numa } : { ID: d.ID, health: d.health };
+      });
       const update = { resourceName: endpoint.resourceName, devices: endpoint.devices, at: performance.now() };
       this.updates.push(update);
       this.emit('devices', update);

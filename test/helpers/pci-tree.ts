@@ -137,3 +137,22 @@ export const SRIOV_HOST: readonly PciFixture[] = [
   // Something no pool asks for.
   { address: '0000:00:02.0', vendor: '1a03', device: '2000', class: '030000', driver: 'ast', iommuGroup: '2' },
 ];
+
+/**
+ * A host for sriov's README config: PF enp0s0f0 (NUMA 0) with VFs 18:02.0-1 on iavf and
+ * 18:02.2-3 on vfio-pci, PF enp2s2f1 (NUMA 1) with an ixgbevf VF and a vfio-pci VF, the uplink
+ * eno1 (default route), an Intel FPGA (8086:0d90) on vfio-pci and a Broadcom BCM57414 PF.
+ */
+export const README_HOST: readonly PciFixture[] = [
+  { address: '0000:18:00.0', vendor: '8086', device: '1572', class: '020000', driver: 'i40e', numa: '0', iommuGroup: '90', net: { enp0s0f0: 1 }, numVfs: 4 },
+  { address: '0000:18:02.0', vendor: '8086', device: '154c', class: '020000', driver: 'iavf', numa: '0', iommuGroup: '96', net: { enp0s0f0v0: 1 }, physfn: '0000:18:00.0', vfIndex: 0 },
+  { address: '0000:18:02.1', vendor: '8086', device: '154c', class: '020000', driver: 'iavf', numa: '0', iommuGroup: '97', net: { enp0s0f0v1: 1 }, physfn: '0000:18:00.0', vfIndex: 1 },
+  { address: '0000:18:02.2', vendor: '8086', device: '154c', class: '020000', driver: 'vfio-pci', numa: '0', iommuGroup: '100', physfn: '0000:18:00.0', vfIndex: 2 },
+  { address: '0000:18:02.3', vendor: '8086', device: '154c', class: '020000', driver: 'vfio-pci', numa: '0', iommuGroup: '101', physfn: '0000:18:00.0', vfIndex: 3 },
+  { address: '0000:af:00.0', vendor: '8086', device: '10fb', class: '020000', driver: 'ixgbe', numa: '1', iommuGroup: '110', net: { enp2s2f1: 1 }, numVfs: 2 },
+  { address: '0000:af:10.0', vendor: '8086', device: '10ed', class: '020000', driver: 'ixgbevf', numa: '1', iommuGroup: '119', net: { enp2s2f1v0: 1 }, physfn: '0000:af:00.0', vfIndex: 0 },
+  { address: '0000:af:10.2', vendor: '8086', device: '10ed', class: '020000', driver: 'vfio-pci', numa: '1', iommuGroup: '120', physfn: '0000:af:00.0', vfIndex: 1 },
+  { address: '0000:3d:00.0', vendor: '8086', device: '1572', class: '020000', driver: 'i40e', numa: '0', iommuGroup: '20', net: { eno1: 1 } },
+  { address: '0000:5e:00.0', vendor: '8086', device: '0d90', class: '120000', driver: 'vfio-pci', numa: '0', iommuGroup: '130' },
+  { address: '0000:86:00.0', vendor: '14e4', device: '1750', class: '020000', driver: 'bnxt_en', numa: '1', iommuGroup: '140', net: { ens3f0np0: 1 } },
+];

@@ -15,7 +15,7 @@ export const RESOURCE = 'riseproject.com/runner';
 
 /** The plugin's config section, and the daemon settings a test may want to change. */
 export type HarnessSettings = Partial<DevicePluginConfig> &
-  Partial<Pick<DevicePluginSettings, 'recheckMs' | 'devRescanMs' | 'root' | 'devDir' | 'names' | 'configFile' | 'reloadConfig'>>;
+  Partial<Pick<DevicePluginSettings, 'recheckMs' | 'devRescanMs' | 'root' | 'devDir' | 'names' | 'configFile' | 'reloadConfig' | 'pciRescanMs' | 'cdiDir'>>;
 
 export interface Harness {
   dir: string;
@@ -42,7 +42,7 @@ export async function startHarness(
   const dir = options.dir ?? (await tempDir(t, 'rrn-dp-'));
   const kubelet = new FakeKubelet({ dir, refuseRegistrations: options.refuse ?? 0 });
   if (options.startKubelet ?? true) await kubelet.start();
-  const { recheckMs, devRescanMs, root, devDir, names, configFile, reloadConfig, ...section } = options.settings ?? {};
+  const { recheckMs, devRescanMs, root, devDir, names, configFile, reloadConfig, pciRescanMs, cdiDir, ...section } = options.settings ?? {};
   const config: DevicePluginConfig = {
     ...defaultConfig().deviceplugin,
     maintenanceFile: path.join(dir, 'etc', 'maintenance'),
@@ -59,6 +59,9 @@ export async function startHarness(
     reloadConfig,
     recheckMs: recheckMs ?? 5000,
     devRescanMs: devRescanMs ?? 60_000,
+    ...(pciRescanMs !== undefined ? { pciRescanMs } : {}),
+    // Never the host's /var/run/cdi: a test that turns CDI on names its own directory.
+    cdiDir: cdiDir ?? path.join(dir, 'cdi'),
   };
   const notifier = new RecordingNotifier();
   const logger = memoryLogger();

@@ -1,0 +1,79 @@
+// PCI pools served live: health follows sysfs on the periodic rescan, new functions join, a reload of sriov's own file applies.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import test from 'ava';
+import { loadConfig } from '../../src/common/config.js';
+import { addPciFunction, bindDriver, buildPciTree, removePciFunction, SRIOV_HOST, unbindDriver, writeRouteTable } from '../helpers/pci-tree.js';
+import { eventually } from '../helpers/eventually.js';
+import { startHarness } from '../helpers/plugin-harness.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const VF = 'intel.com/vf';
+
+test('a function that vanishes or leaves its driver turns Unhealthy on the open stream and Healthy when back; a new one joins; an empty pool is served at 0', async (t) => {
+  const root = await tempDir(t, 'rrn-pci-');
+  await buildPciTree(root, SRIOV_HOST);
+  await writeRouteTable(root, ['enp59s0f0']);
+  const etc = await tempDir(t, 'rrn-etc-');
+  const file = path.join(etc, 'config.yaml');
+  await writeFile(
+    file,
+    'deviceplugin:\n  pci:\n    resourceList:\n      - {resourceName: vf, selectors: {drivers: [vfio-pci]}}\n      - {resourceName: npu, resourcePrefix: rebellions.ai, deviceType: accelerator, selectors: {vendors: ["1eff"]}}\n',
+  );
+  const config = (await loadConfig(file, { mustExist: true })).deviceplugin;
+  // sysfs sends no events: the rescan every tick is what notices each change here.
+  const h = await startHarness(t, { settings: { ...config, root, recheckMs: 40, pciRescanMs: 40 } });
+  const seen = (name: string): string => h.kubelet.devices(name).map((d) => `${d.ID.slice(5)} ${d.health[0]}`).join(', ');
+  const until = (name: string, want: string, what: string): Promise<void> => h.kubelet.waitFor(() => seen(name) === want, 10_000, what);
+
+  await until(VF, '3b:02.2 H, 3b:02.3 H', 'the vfio-pci VFs');
+  await h.kubelet.waitFor(() => h.kubelet.updates.some((u) => u.resourceName === 'rebellions.ai/npu' && u.devices.length === 0), 10_000, 'the empty pool at 0');
+  t.is(h.kubelet.capacity('rebellions.ai/npu'), 0);
+
+  await removePciFunction(root, '0000:3b:02.3');
+  await until(VF, '3b:02.2 H, 3b:02.3 U', 'a removed VF Unhealthy');
+  t.is(h.kubelet.allocatable(VF), 1);
+  t.is(h.kubelet.capacity(VF), 2);
+  await unbindDriver(root, '0000:3b:02.2');
+  await until(VF, '3b:02.2 U, 3b:02.3 U', 'an unbound VF Unhealthy');
+  await t.throwsAsync(h.kubelet.allocate(VF, ['0000:3b:02.2']), { message: /device '0000:3b:02\.2' of intel\.com\/vf is Unhealthy/ });
+
+  await bindDriver(root, '0000:3b:02.2', 'vfio-pci');
+  await addPciFunction(root, SRIOV_HOST[5]!);
+  await until(VF, '3b:02.2 H, 3b:02.3 H', 'both back');
+  await addPciFunction(root, { address: '0000:d8:00.0', vendor: '1eff', device: '1220', class: '120000', driver: 'vfio-pci', numa: '1', iommuGroup: '88' });
+  await until('rebellions.ai/npu', 'd8:00.0 H', 'a new accelerator in the empty pool');
+  t.deepEqual(h.kubelet.devices('rebellions.ai/npu'), [{ ID: '0000:d8:00.0', health: 'Healthy', numa: [1] }]);
+
+  // All of it on the streams opened at start: one registration and one stream per pool.
+  t.is(h.kubelet.registrations.filter((r) => r.resourceName === VF).length, 1);
+  t.is(h.kubelet.streamsOpened.get(VF), 1);
+  t.is(h.kubelet.streamsOpened.get('rebellions.ai/npu'), 1);
+  const res = await h.kubelet.allocate('rebellions.ai/npu', ['0000:d8:00.0']);
+  t.is(res.container_responses[0]?.envs['PCIDEVICE_REBELLIONS_AI_NPU'], '0000:d8:00.0');
+});
+
+test("a change to sriov's own config.json reloads: the pools follow, unchanged ones keep their stream", async (t) => {
+  const root = await tempDir(t, 'rrn-pci-');
+  await buildPciTree(root, SRIOV_HOST);
+  const etc = await tempDir(t, 'rrn-etc-');
+  const json = path.join(etc, 'config.json');
+  const file = path.join(etc, 'config.yaml');
+  await writeFile(json, JSON.stringify({ resourceList: [{ resourceName: 'vf', selectors: [{ drivers: ['vfio-pci'] }] }] }));
+  await writeFile(file, `deviceplugin:\n  pci: {file: ${json}}\n`);
+  const reloadConfig = async () => (await loadConfig(file, { mustExist: true })).deviceplugin;
+  const h = await startHarness(t, { settings: { ...(await reloadConfig()), root, configFile: file, reloadConfig, recheckMs: 50 } });
+  await h.kubelet.waitFor(() => h.kubelet.allocatable(VF) === 2, 10_000, 'the vf pool');
+  await writeFile(
+    json,
+    JSON.stringify({ resourceList: [{ resourceName: 'vf', selectors: [{ drivers: ['vfio-pci'] }] }, { resourceName: 'bnxt', resourcePrefix: 'broadcom.com', selectors: { vendors: ['14e4'] } }] }),
+  );
+  await h.kubelet.waitFor(() => h.kubelet.allocatable('broadcom.com/bnxt') === 1, 10_000, 'the new pool from the file');
+  t.is(h.kubelet.streamsOpened.get(VF), 1);
+  // A broken file keeps the running pools.
+  await writeFile(json, JSON.stringify({ resourceList: [{ resourceName: 'v.f' }] }));
+  t.true(await eventually(() => h.plugin.stats().reloadError !== undefined, 10_000), 'the reload refused');
+  t.regex(h.plugin.stats().reloadError ?? '', /resourceList\[0\]\.resourceName 'v\.f' may hold only/);
+  t.is(h.kubelet.allocatable('broadcom.com/bnxt'), 1);
+  t.is(h.kubelet.allocatable(VF), 2);
+});

@@ -71,3 +71,63 @@ export function pciAllocation(grant: PciGrant, ids: readonly string[]): Containe
   }
   return { envs, devices };
 }
+
+export type PreferredResult = { ok: true; deviceIDs: string[] } | { ok: false; message: string };
+
+/**
+ * The devices a container should get, for the kubelet's GetPreferredAllocation: must_include
+ * first, then the rest from the fewest NUMA nodes, the nodes must_include already uses first,
+ * then the nodes with the most free devices (fewest nodes: the greedy pick by size is optimal),
+ * devices without topology last. With allowCrossNuma false (Rebellions' key) a request whose
+ * devices would span nodes is refused with a message, which fails the pod's admission.
+ */
+export function preferredAllocation(
+  spec: ResourceSpec,
+  available: readonly string[],
+  mustInclude: readonly string[],
+  size: number,
+): PreferredResult {
+  const numa = new Map(spec.devices.map((d) => [d.ID, d.numaNodes?.[0]]));
+  const chosen = [...new Set(mustInclude)];
+  const byNode = new Map<number | undefined, string[]>();
+  for (const id of available) {
+    if (chosen.includes(id)) continue;
+    const node = numa.get(id);
+    byNode.set(node, [...(byNode.get(node) ?? []), id]);
+  }
+  const used = new Set(chosen.map((id) => numa.get(id)).filter((n): n is number => n !== undefined));
+  const nodes = [...byNode.keys()].filter((n): n is number => n !== undefined);
+  const free = (n: number | undefined): number => byNode.get(n)?.length ?? 0;
+  const wanted = size - chosen.length;
+  // Of the nodes that can take the rest alone, the one with the fewest free: the larger stay whole for larger requests.
+  const bestFit = used.size === 0 ? nodes.filter((n) => free(n) >= wanted).sort((a, b) => free(a) - free(b) || a - b)[0] : undefined;
+  const order = [
+    ...nodes.filter((n) => used.has(n)).sort((a, b) => a - b),
+    ...(bestFit === undefined ? [] : [bestFit]),
+    ...nodes.filter((n) => !used.has(n) && n !== bestFit).sort((a, b) => free(b) - free(a) || a - b),
+    undefined,
+  ];
+  for (const node of order) {
+    for (const id of byNode.get(node) ?? []) {
+      if (chosen.length >= size) break;
+      chosen.push(id);
+    }
+  }
+  const grant = spec.grant;
+  const allowCrossNuma = grant.kind !== 'pci' || grant.allowCrossNuma;
+  const spanned = new Set(chosen.map((id) => numa.get(id)).filter((n) => n !== undefined));
+  if (!allowCrossNuma && spanned.size > 1) {
+    const counts = new Map<number, number>();
+    for (const id of new Set([...available, ...mustInclude])) {
+      const n = numa.get(id);
+      if (n !== undefined) counts.set(n, (counts.get(n) ?? 0) + 1);
+    }
+    const shown = [...counts].sort(([a], [b]) => a - b).map(([n, c]) => `node ${n}: ${c}`).join(', ');
+    const must = mustInclude.length > 0 ? `, ${mustInclude.length} of them fixed by the kubelet` : '';
+    return {
+      ok: false,
+      message: `${size} device${size === 1 ? '' : 's'} of ${spec.name}${must} do not fit on one NUMA node (available ${shown}) and allowCrossNuma is false; ask for fewer, or set allowCrossNuma: true`,
+    };
+  }
+  return { ok: true, deviceIDs: chosen };
+}

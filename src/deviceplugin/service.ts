@@ -6,7 +6,7 @@ import type { ContainerAllocateResponse } from '../generated/v1beta1/ContainerAl
 import type { ContainerPreferredAllocationResponse } from '../generated/v1beta1/ContainerPreferredAllocationResponse.js';
 import type { ListAndWatchResponse } from '../generated/v1beta1/ListAndWatchResponse.js';
 import type { Logger } from '../common/logger.js';
-import { containerAllocation } from './allocation.js';
+import { containerAllocation, preferredAllocation } from './allocation.js';
 import type { Device, ResourceKind } from './resource.js';
 import type { ResourceStore } from './resource-store.js';
 import { devicePluginApi } from './proto.js';
@@ -94,14 +94,17 @@ export function createDevicePluginHandlers(options: DevicePluginServiceOptions):
     },
 
     GetPreferredAllocation(call, callback) {
-      const container_responses: ContainerPreferredAllocationResponse[] = call.request.container_requests.map((req) => {
-        const chosen = [...req.must_include_deviceIDs];
-        for (const id of req.available_deviceIDs) {
-          if (chosen.length >= req.allocation_size) break;
-          if (!chosen.includes(id)) chosen.push(id);
+      const spec = store.get();
+      const container_responses: ContainerPreferredAllocationResponse[] = [];
+      for (const req of call.request.container_requests) {
+        const result = preferredAllocation(spec, req.available_deviceIDs, req.must_include_deviceIDs, req.allocation_size);
+        if (!result.ok) {
+          logger.warn(`failed to prefer an allocation: ${result.message}`);
+          callback({ code: grpc.status.RESOURCE_EXHAUSTED, details: result.message }, null);
+          return;
         }
-        return { deviceIDs: chosen };
-      });
+        container_responses.push({ deviceIDs: result.deviceIDs });
+      }
       callback(null, { container_responses });
     },
 

@@ -8,15 +8,21 @@
 // - then it runs ListAndWatch without a deadline; each response replaces the whole device set,
 //   only the exact string "Healthy" counts; when the stream ends allocatable drops to 0;
 // - a newer registration of the same resource replaces the older endpoint;
-// - Allocate / GetPreferredAllocation are sent one container per call, with no deadline.
+// - Allocate / GetPreferredAllocation are sent one container per call, with no deadline;
+//   GetPreferredAllocation only to a plugin whose options say it is available, and an error from
+//   it fails the pod's admission;
+// - an Allocate answer's cdi_devices go to the container runtime, which resolves each fully
+//   qualified name (vendor/class=name) against the CDI specs in /etc/cdi and /var/run/cdi, and
+//   fails the container when one does not resolve (resolveCdiDevices models that step).
 import { EventEmitter } from 'node:events';
-import { lstat, readdir, unlink } from 'node:fs/promises';
+import { lstat, readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { ProtoGrpcType } from '../../src/generated/api.js';
 import type { DevicePluginClient } from '../../src/generated/v1beta1/DevicePlugin.js';
 import type { DevicePluginOptions__Output } from '../../src/generated/v1beta1/DevicePluginOptions.js';
 import type { AllocateResponse__Output } from '../../src/generated/v1beta1/AllocateResponse.js';
+import type { PreferredAllocationResponse__Output } from '../../src/generated/v1beta1/PreferredAllocationResponse.js';
 import type { RegisterRequest__Output } from '../../src/generated/v1beta1/RegisterRequest.js';
 import type { RegistrationHandlers } from '../../src/generated/v1beta1/Registration.js';
 import { devicePluginApi } from '../../src/deviceplugin/proto.js';
@@ -39,6 +45,16 @@ export interface Registration {
   at: number;
   /** Which start of the kubelet (1, 2, …) it reached. */
   generation: number;
+}
+
+export interface PreferredCall {
+  resourceName: string;
+  available: string[];
+  mustInclude: string[];
+  size: number;
+  /** The plugin's answer, or its error. */
+  deviceIDs?: string[];
+  error?: string;
 }
 
 export interface DeviceUpdate {
@@ -81,6 +97,8 @@ export class FakeKubelet extends EventEmitter {
   readonly updates: DeviceUpdate[] = [];
   /** ListAndWatch streams opened per resource: an unchanged resource across a reload opens none. */
   readonly streamsOpened = new Map<string, number>();
+  /** Every GetPreferredAllocation sent, with the answer. */
+  readonly preferredCalls: PreferredCall[] = [];
   refuseRegistrations: number;
   readonly dialTimeoutMs: number;
   /** performance.now() when kubelet.sock last started listening. */
@@ -251,6 +269,34 @@ export class FakeKubelet extends EventEmitter {
     );
   }
 
+  /**
+   * GetPreferredAllocation, one container per call, as the kubelet sends it: only when the
+   * resource's registration said get_preferred_allocation_available, else the kubelet picks on
+   * its own and this resolves undefined without a call. A plugin error rejects: the kubelet
+   * fails the pod's admission with it.
+   */
+  async preferredAllocation(resourceName: string, available: string[], mustInclude: string[], size: number): Promise<string[] | undefined> {
+    const endpoint = this.endpoints.get(resourceName);
+    if (!endpoint) throw new Error(`no endpoint for ${resourceName}`);
+    const registration = [...this.registrations].reverse().find((r) => r.resourceName === resourceName);
+    if (!registration?.options.get_preferred_allocation_available) return undefined;
+    const call: PreferredCall = { resourceName, available, mustInclude, size };
+    this.preferredCalls.push(call);
+    try {
+      const res = await new Promise<PreferredAllocationResponse__Output>((resolve, reject) =>
+        endpoint.client.GetPreferredAllocation(
+          { container_requests: [{ available_deviceIDs: available, must_include_deviceIDs: mustInclude, allocation_size: size }] },
+          (err, r) => (err || !r ? reject(err) : resolve(r)),
+        ),
+      );
+      call.deviceIDs = res.container_responses[0]?.deviceIDs ?? [];
+      return call.deviceIDs;
+    } catch (err) {
+      call.error = err instanceof Error ? err.message : String(err);
+      throw err;
+    }
+  }
+
   client(resourceName: string): DevicePluginClient | undefined {
     return this.endpoints.get(resourceName)?.client;
   }
@@ -276,6 +322,54 @@ export class FakeKubelet extends EventEmitter {
       for (const e of events) this.on(e, check);
     });
   }
+}
+
+export interface CdiDeviceNode {
+  path: string;
+  hostPath?: string;
+  permissions?: string;
+}
+
+/**
+ * The runtime's step after Allocate (containerd ≥ 1.7 with enable_cdi, CRI-O): every `.json` or
+ * `.yaml` spec in the directories, later directories overriding earlier ones for the same kind,
+ * each name `vendor/class=device` resolved to that device's containerEdits plus the spec's own,
+ * device nodes merged by path. A name that is not fully qualified or that no spec has fails
+ * the whole container, as the runtime fails it ("unresolvable CDI devices").
+ */
+export async function resolveCdiDevices(dirs: readonly string[], names: readonly string[]): Promise<CdiDeviceNode[]> {
+  interface Spec {
+    kind: string;
+    containerEdits?: { deviceNodes?: CdiDeviceNode[] };
+    devices: Array<{ name: string; containerEdits?: { deviceNodes?: CdiDeviceNode[] } }>;
+  }
+  const byKind = new Map<string, Spec>();
+  for (const dir of dirs) {
+    let files: string[];
+    try {
+      files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
+    } catch {
+      continue;
+    }
+    for (const f of files) {
+      const spec = JSON.parse(await readFile(path.join(dir, f), 'utf8')) as Spec;
+      byKind.set(spec.kind, spec);
+    }
+  }
+  const nodes = new Map<string, CdiDeviceNode>();
+  const unresolved: string[] = [];
+  for (const name of names) {
+    const m = /^([A-Za-z][A-Za-z0-9_.-]*)\/([A-Za-z][A-Za-z0-9_-]*)=([A-Za-z0-9][A-Za-z0-9_.:-]*)$/.exec(name);
+    const spec = m ? byKind.get(`${m[1]}/${m[2]}`) : undefined;
+    const device = spec?.devices.find((d) => d.name === m?.[3]);
+    if (!spec || !device) {
+      unresolved.push(name);
+      continue;
+    }
+    for (const n of [...(spec.containerEdits?.deviceNodes ?? []), ...(device.containerEdits?.deviceNodes ?? [])]) nodes.set(n.path, n);
+  }
+  if (unresolved.length > 0) throw new Error(`unresolvable CDI devices ${unresolved.join(', ')}`);
+  return [...nodes.values()];
 }
 
 /** Removes every unix socket directly in dir; plain files and folders stay, as the kubelet does. */

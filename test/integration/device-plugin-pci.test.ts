@@ -77,3 +77,23 @@ test("a change to sriov's own config.json reloads: the pools follow, unchanged o
   t.is(h.kubelet.allocatable('broadcom.com/bnxt'), 1);
   t.is(h.kubelet.allocatable(VF), 2);
 });
+
+test("GetPreferredAllocation through the stand-in: PCI pools keep a request on one NUMA node; allowCrossNuma false refuses what cannot fit; the runner slots are never asked", async (t) => {
+  const root = await tempDir(t, 'rrn-pci-');
+  const npu = (address: string, numa: string) => ({ address, vendor: '1eff', device: '1220', class: '120000', driver: 'rebellions', numa });
+  await buildPciTree(root, [npu('0000:17:00.0', '0'), npu('0000:18:00.0', '0'), npu('0000:b1:00.0', '1'), npu('0000:b2:00.0', '1'), npu('0000:b3:00.0', '1')]);
+  const etc = await tempDir(t, 'rrn-etc-');
+  const file = path.join(etc, 'config.yaml');
+  await writeFile(file, 'deviceplugin:\n  pci:\n    resourcePrefix: rebellions.ai\n    allowCrossNuma: false\n    resourceList: [{resourceName: ATOM, deviceType: accelerator, selectors: {vendors: ["1eff"]}}]\n');
+  const h = await startHarness(t, { settings: { ...(await loadConfig(file, { mustExist: true })).deviceplugin, root } });
+  const ATOM = 'rebellions.ai/ATOM';
+  await h.kubelet.waitFor(() => h.kubelet.allocatable(ATOM) === 5, 10_000, 'five NPUs');
+  const all = h.kubelet.devices(ATOM).map((d) => d.ID);
+  t.deepEqual(await h.kubelet.preferredAllocation(ATOM, all, [], 2), ['0000:17:00.0', '0000:18:00.0']);
+  t.deepEqual(await h.kubelet.preferredAllocation(ATOM, all, ['0000:b3:00.0'], 2), ['0000:b3:00.0', '0000:b1:00.0']);
+  await t.throwsAsync(h.kubelet.preferredAllocation(ATOM, all, [], 4), {
+    message: /4 devices of rebellions\.ai\/ATOM do not fit on one NUMA node \(available node 0: 2, node 1: 3\) and allowCrossNuma is false/,
+  });
+  t.is(await h.kubelet.preferredAllocation('riseproject.com/runner', ['runner-0'], [], 1), undefined);
+  t.is(h.kubelet.preferredCalls.length, 3);
+});

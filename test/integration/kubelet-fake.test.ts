@@ -7,7 +7,7 @@ import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
 import { devicePluginApi } from '../../src/deviceplugin/proto.js';
 import type { DevicePluginHandlers } from '../../src/generated/v1beta1/DevicePlugin.js';
-import { FakeKubelet, kubeletAcceptsResourceName } from '../fakes/kubelet.js';
+import { FakeKubelet, kubeletAcceptsResourceName, resolveCdiDevices } from '../fakes/kubelet.js';
 import { tempDir } from '../helpers/tmp.js';
 
 function register(socket: string, req: { version: string; endpoint: string; resource_name: string }): Promise<void> {
@@ -199,4 +199,58 @@ test('streamingResources() lists the live streams: not one that ended, not one r
   t.is(kubelet.capacity('a.com/one'), 1);
   kubelet.stop();
   t.deepEqual(kubelet.streamingResources(), []);
+});
+
+test('GetPreferredAllocation: never sent to a plugin that does not offer it; sent one container per call to one that does; its error rejects', async (t) => {
+  const dir = await tempDir(t, 'rrn-fk-');
+  const kubelet = new FakeKubelet({ dir });
+  t.teardown(() => kubelet.stop());
+  await kubelet.start();
+  await bareplugin(t, path.join(dir, 'plain.sock'), [{ ID: 'a', health: 'Healthy' }]);
+  let asked: unknown;
+  const handlers: DevicePluginHandlers = {
+    GetDevicePluginOptions: (_c, cb) => cb(null, { get_preferred_allocation_available: true }),
+    ListAndWatch: (call) => call.write({ devices: [{ ID: 'x', health: 'Healthy' }, { ID: 'y', health: 'Healthy' }] }),
+    GetPreferredAllocation: (call, cb) => {
+      asked = call.request.container_requests;
+      const req = call.request.container_requests[0];
+      if ((req?.allocation_size ?? 0) > 2) return cb({ code: grpc.status.RESOURCE_EXHAUSTED, details: 'too many' }, null);
+      cb(null, { container_responses: [{ deviceIDs: ['y'] }] });
+    },
+    Allocate: (_c, cb) => cb(null, { container_responses: [{}] }),
+    PreStartContainer: (_c, cb) => cb(null, {}),
+  };
+  const server = new grpc.Server();
+  server.addService(devicePluginApi().DevicePlugin.service, handlers);
+  await new Promise<void>((r, j) => server.bindAsync(`unix:${path.join(dir, 'pref.sock')}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? j(e) : r())));
+  t.teardown(() => server.forceShutdown());
+  await register(kubelet.socketPath, { version: 'v1beta1', endpoint: 'plain.sock', resource_name: 'a.com/plain' });
+  await register(kubelet.socketPath, { version: 'v1beta1', endpoint: 'pref.sock', resource_name: 'a.com/pref' });
+  await kubelet.waitFor(() => kubelet.capacity('a.com/pref') === 2 && kubelet.capacity('a.com/plain') === 1, 5000, 'both streams');
+
+  t.is(await kubelet.preferredAllocation('a.com/plain', ['a'], [], 1), undefined);
+  t.deepEqual(await kubelet.preferredAllocation('a.com/pref', ['x', 'y'], [], 1), ['y']);
+  t.deepEqual(asked, [{ available_deviceIDs: ['x', 'y'], must_include_deviceIDs: [], allocation_size: 1 }]);
+  await t.throwsAsync(kubelet.preferredAllocation('a.com/pref', ['x', 'y'], ['x'], 3), { message: /too many/ });
+  t.deepEqual(kubelet.preferredCalls, [
+    { resourceName: 'a.com/pref', available: ['x', 'y'], mustInclude: [], size: 1, deviceIDs: ['y'] },
+    { resourceName: 'a.com/pref', available: ['x', 'y'], mustInclude: ['x'], size: 3, error: '8 RESOURCE_EXHAUSTED: too many' },
+  ]);
+});
+
+test('resolveCdiDevices: names resolve through the specs, later directories win, an unknown or unqualified name fails the container', async (t) => {
+  const etc = await tempDir(t, 'rrn-cdi-etc-');
+  const run = await tempDir(t, 'rrn-cdi-run-');
+  const spec = (nodes: string[]) => ({
+    cdiVersion: '0.6.0',
+    kind: 'example.com/nic',
+    containerEdits: { deviceNodes: [{ path: '/dev/vfio/vfio' }] },
+    devices: [{ name: '0000:3b:02.2', containerEdits: { deviceNodes: nodes.map((p) => ({ path: p })) } }],
+  });
+  await writeFile(path.join(etc, 'nic.json'), JSON.stringify(spec(['/dev/vfio/1'])));
+  await writeFile(path.join(run, 'nic.json'), JSON.stringify(spec(['/dev/vfio/42', '/dev/vfio/vfio'])));
+  t.deepEqual(await resolveCdiDevices([etc, run], ['example.com/nic=0000:3b:02.2']), [{ path: '/dev/vfio/vfio' }, { path: '/dev/vfio/42' }]);
+  t.deepEqual(await resolveCdiDevices([etc], ['example.com/nic=0000:3b:02.2']), [{ path: '/dev/vfio/vfio' }, { path: '/dev/vfio/1' }]);
+  await t.throwsAsync(resolveCdiDevices([etc, run], ['example.com/nic=0000:3b:02.3']), { message: /unresolvable CDI devices example\.com\/nic=0000:3b:02\.3/ });
+  await t.throwsAsync(resolveCdiDevices([etc, run], ['0000:3b:02.2']), { message: /unresolvable CDI devices 0000:3b:02\.2/ });
 });

@@ -8,6 +8,7 @@ import { ConfigError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { describeError } from '../common/logger.js';
 import type { Notifier } from '../common/notifier.js';
+import { CdiSpecs, DEFAULT_CDI_DIR } from './cdi.js';
 import { maintenanceFlagPresent } from './devices.js';
 import { KubeletWatch } from './kubelet-watch.js';
 import { ResourceManager } from './manager.js';
@@ -127,6 +128,7 @@ export async function startDevicePlugin(
     });
   };
 
+  const cdi = new CdiSpecs(settings.cdiDir ?? DEFAULT_CDI_DIR, logger);
   const kubeletWatch = new KubeletWatch(settings.dir, {
     intervalMs: 0,
     onError: (err) => logger.debug(`watch of ${settings.dir} lost: ${err.message}`),
@@ -226,6 +228,8 @@ export async function startDevicePlugin(
     warned.clear();
     for (const line of now) warned.add(line);
     last = found;
+    // Before the servers hear of a change: a spec exists by the time the kubelet can allocate from it.
+    await cdi.sync(found.resources);
     const result = await manager.apply(found.resources);
     const changes = [
       result.started.length ? `started ${result.started.join(', ')}` : '',
@@ -378,6 +382,8 @@ export async function startDevicePlugin(
 
   watches.update();
   await watches.takeFingerprints();
+  // A crash or SIGKILL leaves our specs behind, naming devices that may be gone or moved.
+  await cdi.removeStale();
   await request({ config: false, fromSignal: false });
 
   const stopped = new Promise<void>((resolve) => {
@@ -391,6 +397,7 @@ export async function startDevicePlugin(
       offReload?.();
       await working;
       await manager.stopAll();
+      await cdi.removeAll();
       watches.close();
       kubeletWatch.close();
       await notifier.flush();

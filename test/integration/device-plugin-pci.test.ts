@@ -1,10 +1,11 @@
 // PCI pools served live: health follows sysfs on the periodic rescan, new functions join, a reload of sriov's own file applies.
-import { writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import { loadConfig } from '../../src/common/config.js';
 import { addPciFunction, bindDriver, buildPciTree, removePciFunction, SRIOV_HOST, unbindDriver, writeRouteTable } from '../helpers/pci-tree.js';
 import { eventually } from '../helpers/eventually.js';
+import { resolveCdiDevices } from '../fakes/kubelet.js';
 import { startHarness } from '../helpers/plugin-harness.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -96,4 +97,38 @@ test("GetPreferredAllocation through the stand-in: PCI pools keep a request on o
   });
   t.is(await h.kubelet.preferredAllocation('riseproject.com/runner', ['runner-0'], [], 1), undefined);
   t.is(h.kubelet.preferredCalls.length, 3);
+});
+
+test('CDI: a spec per cdi resource while it runs, Allocate answers cdi_devices that resolve to the same nodes as DeviceSpecs; stale specs go at start, ours at stop, others stay', async (t) => {
+  const root = await tempDir(t, 'rrn-pci-');
+  await buildPciTree(root, SRIOV_HOST);
+  const cdiDir = path.join(await tempDir(t, 'rrn-cdi-'), 'run', 'cdi');
+  await mkdir(cdiDir, { recursive: true });
+  // Left by a killed run: ours (prefix and annotation), and another program's.
+  const stale = JSON.stringify({ cdiVersion: '0.6.0', kind: 'intel.com/gone', annotations: { 'riseproject.com/cdi-spec-owner': 'rise-device-plugin' }, devices: [{ name: 'x', containerEdits: {} }] });
+  await writeFile(path.join(cdiDir, 'riscv-runner-node_intel.com_gone.json'), stale);
+  await writeFile(path.join(cdiDir, 'nvidia.yaml'), 'cdiVersion: 0.6.0\n');
+  const etc = await tempDir(t, 'rrn-etc-');
+  const file = path.join(etc, 'config.yaml');
+  await writeFile(
+    file,
+    'deviceplugin:\n  pci:\n    resourceList:\n      - {resourceName: vf, cdi: true, selectors: {drivers: [vfio-pci]}}\n      - {resourceName: fpga, deviceType: accelerator, cdi: true, selectors: {vendors: ["8086"]}}\n',
+  );
+  const h = await startHarness(t, { settings: { ...(await loadConfig(file, { mustExist: true })).deviceplugin, root, cdiDir } });
+  await h.kubelet.waitFor(() => h.kubelet.allocatable(VF) === 2 && h.kubelet.allocatable('intel.com/fpga') === 1, 10_000, 'the pools');
+  t.deepEqual((await readdir(cdiDir)).sort(), ['nvidia.yaml', 'riscv-runner-node_intel.com_fpga.json', 'riscv-runner-node_intel.com_vf.json']);
+
+  const res = await h.kubelet.allocate(VF, ['0000:3b:02.3', '0000:3b:02.2']);
+  const answer = res.container_responses[0];
+  t.deepEqual(answer?.cdi_devices, [{ name: 'intel.com/vf=0000:3b:02.3' }, { name: 'intel.com/vf=0000:3b:02.2' }]);
+  t.deepEqual(answer?.devices, []);
+  t.is(answer?.envs['PCIDEVICE_INTEL_COM_VF'], '0000:3b:02.3,0000:3b:02.2');
+  // What the runtime makes of the names: the nodes a DeviceSpec answer would give (see sources-pci's vfio case).
+  const viaCdi = await resolveCdiDevices([cdiDir], (answer?.cdi_devices ?? []).map((d) => d.name));
+  t.deepEqual(viaCdi.map((n) => n.path), ['/dev/vfio/vfio', '/dev/vfio/43', '/dev/vfio/42']);
+  const fpga = await h.kubelet.allocate('intel.com/fpga', ['0000:af:00.0']);
+  t.deepEqual((await resolveCdiDevices([cdiDir], fpga.container_responses[0]!.cdi_devices.map((d) => d.name))).map((n) => n.path), ['/dev/vfio/vfio', '/dev/vfio/70']);
+
+  await h.stopPlugin();
+  t.deepEqual(await readdir(cdiDir), ['nvidia.yaml']);
 });

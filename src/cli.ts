@@ -120,7 +120,7 @@ async function main(): Promise<void> {
             type: 'string',
             describe: 'devices are Unhealthy while this file exists [default: /etc/riscv-runner-node/maintenance]',
           })
-          .option('root', { ...rootOption, describe: 'filesystem root to read dev/ from (answers keep the real /dev paths)' })
+          .option('root', { ...rootOption, describe: 'filesystem root to read dev/, sys/bus/pci and proc/net/route from (answers keep the real paths)' })
           .option('dev-dir', { type: 'string', describe: "where to list /dev entries [default: <root>/dev]; the unit points it at a read-only view of the host's /dev" })
           .option('node-name', { type: 'string', describe: 'this Node, for virtual device mappings [default: $NODE_NAME, else the host name lowercased]' }),
       async (argv) => {
@@ -213,7 +213,7 @@ async function main(): Promise<void> {
       (y) =>
         y
           .option('config', configOption)
-          .option('root', { ...rootOption, describe: 'filesystem root to read dev/ from (answers keep the real /dev paths)' })
+          .option('root', { ...rootOption, describe: 'filesystem root to read dev/, sys/bus/pci and proc/net/route from (answers keep the real paths)' })
           .option('device-plugin-dir', { type: 'string', default: '/var/lib/kubelet/device-plugins', describe: 'where the sockets would be' })
           .option('node-name', { type: 'string', describe: 'this Node, for virtual device mappings [default: $NODE_NAME, else the host name lowercased]' })
           .option('json', { type: 'boolean', default: false, describe: 'print JSON' })

@@ -113,7 +113,11 @@ export async function runDevicePluginCommand(args: DevicePluginArgs, rt: Runtime
   const notifier = notifierFor(rt, logger);
   const { settings } = resolved;
   const dp = settings.config;
-  const extra = [dp.virtual ? 'virtual devices' : '', dp.dev ? `/dev entries listed in ${settings.devDir}` : ''].filter(Boolean);
+  const extra = [
+    dp.virtual ? 'virtual devices' : '',
+    dp.dev ? `/dev entries listed in ${settings.devDir}` : '',
+    dp.pci ? `${dp.pci.resources.length} PCI pool${dp.pci.resources.length === 1 ? '' : 's'} from ${path.join(settings.root, 'sys/bus/pci/devices')}` : '',
+  ].filter(Boolean);
   logger.info(
     `starting device plugin: ${dp.resourceName} × ${dp.deviceCount} on ${path.join(settings.dir, dp.socketName)}` +
       `${extra.length ? `, plus ${extra.join(' and ')}` : ''}` +

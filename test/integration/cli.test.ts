@@ -80,3 +80,35 @@ test('devices: the runner resource of a default config, as text and JSON; --allo
   t.is(malformed.code, 78);
   t.regex(malformed.stderr, /must be RESOURCE=ID\[,ID…\]/);
 });
+
+test('devices --root: PCI pools from a fixture sysfs like the other kinds, and --allocate gives sriov\'s env', async (t) => {
+  const { buildPciTree, README_HOST, writeRouteTable } = await import('../helpers/pci-tree.js');
+  const { SRIOV_README_CONFIG } = await import('../helpers/peer-examples.js');
+  const { tempDir } = await import('../helpers/tmp.js');
+  const { writeFile } = await import('node:fs/promises');
+  const root = await tempDir(t, 'rrn-cli-pci-');
+  await buildPciTree(root, README_HOST);
+  await writeRouteTable(root, ['eno1']);
+  await writeFile(path.join(root, 'config.json'), SRIOV_README_CONFIG);
+  const config = path.join(root, 'config.yaml');
+  await writeFile(config, `deviceplugin:\n  pci: {file: ${path.join(root, 'config.json')}}\n`);
+  const text = await run(['devices', '--config', config, '--root', root, '--node-name', 'rv-01', '--device-plugin-dir', '/tmp/dp']);
+  t.is(text.code, 0, text.stderr);
+  t.regex(text.stdout, /^intel\.com\/intel_sriov_dpdk \(pci, deviceplugin\.pci\.file .*config\.json: resourceList\[1\]\): 3\/3 healthy, socket \/tmp\/dp\/intel\.com_intel_sriov_dpdk\.sock$/m);
+  t.regex(text.stdout, /^ {2}0000:af:10\.2 Healthy numa 1$/m);
+  t.regex(text.stdout, /^intel\.com\/old_selectors_syntax_example .*: 0\/0 healthy.*\n {2}\(no devices: the Node shows capacity 0\)$/m);
+  const json = JSON.parse((await run(['devices', '--json', '--config', config, '--root', root, '--node-name', 'rv-01'])).stdout) as { resources: Array<{ name: string; kind: string; devices: Array<{ ID: string }> }> };
+  t.like(json.resources.find((r) => r.name === 'intel.com/intel_fpga'), { kind: 'pci', devices: [{ ID: '0000:5e:00.0', health: 'Healthy', numaNodes: [0] }] });
+  const ok = await run(['devices', '--config', config, '--root', root, '--allocate', 'intel.com/intel_fpga=0000:5e:00.0']);
+  t.is(ok.code, 0, ok.stderr);
+  t.deepEqual(JSON.parse(ok.stdout), {
+    envs: {
+      PCIDEVICE_INTEL_COM_INTEL_FPGA: '0000:5e:00.0',
+      PCIDEVICE_INTEL_COM_INTEL_FPGA_INFO: '{"0000:5e:00.0":{"generic":{"deviceID":"0000:5e:00.0"},"vfio":{"dev-mount":"/dev/vfio/130","mount":"/dev/vfio/vfio"}}}',
+    },
+    mounts: [],
+    devices: ['/dev/vfio/vfio', '/dev/vfio/130'].map((p) => ({ container_path: p, host_path: p, permissions: 'rw' })),
+    annotations: {},
+    cdi_devices: [],
+  });
+});

@@ -54,7 +54,12 @@ export async function discover(input: DiscoveryInput): Promise<Discovery> {
   }
   if (config.pci) {
     const scan = scanPci(input.pciDir ?? DEFAULT_PCI_DIR);
-    const routes = defaultRouteInterfaces(readRouteTable(input.routeFile ?? DEFAULT_ROUTE_FILE));
+    const routeFile = input.routeFile ?? DEFAULT_ROUTE_FILE;
+    const table = readRouteTable(routeFile);
+    const routes = defaultRouteInterfaces(table);
+    if (table === undefined && config.pci.resources.some((r) => r.deviceType !== 'accelerator')) {
+      warnings.push(`cannot read the routing table ${routeFile}: netDevice and pci pools cannot skip the interface that carries the default route; make it readable (the unit's ProcSubset=pid hides /proc/net)`);
+    }
     const found = pciResources(config.pci, scan.functions, routes, input.previous.filter((r) => r.kind === 'pci'));
     candidates.push(...found.resources);
     warnings.push(...scan.warnings, ...found.warnings);

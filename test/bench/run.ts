@@ -2,9 +2,11 @@
 import { benchDevDiscovery } from './dev-discovery.js';
 import { benchDevicePlugin } from './deviceplugin.js';
 import { benchLabeller } from './labeller.js';
+import { benchPci } from './pci.js';
 import { benchResources } from './resources.js';
 
 await benchDevicePlugin();
 await benchResources();
 await benchDevDiscovery();
+await benchPci();
 await benchLabeller();

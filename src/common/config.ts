@@ -4,7 +4,7 @@ import { parseDocument } from 'yaml';
 import { ConfigError } from './errors.js';
 import { isLogLevel, type LogLevel } from './logger.js';
 import { extendedResourceNameProblem, isValidLabelValue } from './labels.js';
-import { includedPaths, readDevSection, readVirtualSection, showValue, type IncludedFiles } from './peer-config.js';
+import { includedPaths, readBool, readDevSection, readVirtualSection, showValue, type IncludedFiles } from './peer-config.js';
 import { readPciSection, type PciConfig } from './pci-config.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/riscv-runner-node/config.yaml';
@@ -264,15 +264,7 @@ function section(raw: Obj, key: string, path: string, problems: string[]): Obj {
   return v;
 }
 
-function bool(obj: Obj, key: string, path: string, fallback: boolean, problems: string[]): boolean {
-  const v = obj[key];
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'boolean') {
-    problems.push(`${path} must be true or false, not ${show(v)}`);
-    return fallback;
-  }
-  return v;
-}
+const bool = readBool;
 
 function str(obj: Obj, key: string, path: string, problems: string[]): string | undefined {
   const v = obj[key];

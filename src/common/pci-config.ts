@@ -1,16 +1,6 @@
 // The deviceplugin.pci section: the SR-IOV Network Device Plugin's resourceList, inline or read from its own config.json.
 import { extendedResourceNameProblem } from './labels.js';
-import {
-  devPrefixProblem,
-  fileForm,
-  includedValue,
-  isObj,
-  peerPlace,
-  showValue,
-  unknownKeys,
-  type IncludedFiles,
-  type Obj,
-} from './peer-config.js';
+import { isObj, peerList, peerPlace, readBool, readPrefix, showValue, unknownKeys, type IncludedFiles, type Obj } from './peer-config.js';
 
 /** sriov's default prefix, also its command line's. */
 export const DEFAULT_PCI_PREFIX = 'intel.com';
@@ -70,7 +60,6 @@ export interface PciConfig {
 }
 
 const SECTION_KEYS = ['resourceList', 'file', 'resourcePrefix', 'rescanSeconds', 'cdi', 'allowCrossNuma'] as const;
-const FILE_KEYS = ['resourceList'] as const;
 const RESOURCE_KEYS = ['resourceName', 'resourcePrefix', 'deviceType', 'excludeTopology', 'selectors', 'additionalInfo', 'cdi', 'allowCrossNuma'] as const;
 const COMMON_SELECTOR_KEYS = ['vendors', 'devices', 'drivers', 'pciAddresses', 'acpiIndexes'] as const;
 const NET_SELECTOR_KEYS = ['pfNames', 'rootDevices', 'linkTypes', 'needVhostNet'] as const;
@@ -93,15 +82,8 @@ export function readPciSection(value: unknown, included: IncludedFiles, problems
     return undefined;
   }
   unknownKeys(value, SECTION_KEYS, (k) => `${key}.${k}`, problems);
-  let prefix = DEFAULT_PCI_PREFIX;
-  const rawPrefix = value['resourcePrefix'];
-  if (rawPrefix !== undefined && rawPrefix !== null) {
-    const problem = typeof rawPrefix !== 'string' ? 'must be a string' : devPrefixProblem(rawPrefix);
-    if (problem) problems.push(`${key}.resourcePrefix ${showValue(rawPrefix)} ${problem.replace('e.g. smarter-devices', 'e.g. intel.com')}`);
-    else prefix = rawPrefix as string;
-  }
   const defaults = {
-    prefix,
+    prefix: readPrefix(value, 'resourcePrefix', `${key}.resourcePrefix`, DEFAULT_PCI_PREFIX, problems),
     cdi: flag(value, 'cdi', `${key}.cdi`, false, problems),
     allowCrossNuma: flag(value, 'allowCrossNuma', `${key}.allowCrossNuma`, true, problems),
   };
@@ -114,35 +96,12 @@ export function readPciSection(value: unknown, included: IncludedFiles, problems
       rescanSeconds = every;
     }
   }
-  const form = fileForm(value, key, problems);
-  if (form === 'invalid') return undefined;
-  if (form !== undefined) {
-    if (Object.hasOwn(value, 'resourceList')) {
-      problems.push(`${key} has both file and resourceList; keep one (the file holds sriov's own resourceList)`);
-      return undefined;
-    }
-    const got = includedValue(`${key}.file`, form.file, included, problems);
-    if (got === undefined) return undefined;
-    const doc = got.value ?? {};
-    if (!isObj(doc)) {
-      problems.push(`${peerPlace('pci', form.file, '')}must be a mapping with the key resourceList (sriov's format), not ${showValue(doc)}`);
-      return undefined;
-    }
-    unknownKeys(doc, FILE_KEYS, (k) => peerPlace('pci', form.file, k), problems);
-    return { resources: readResourceList(doc['resourceList'], form.file, defaults, problems), rescanSeconds, file: form.file };
-  }
-  return { resources: readResourceList(value['resourceList'], undefined, defaults, problems), rescanSeconds, file: undefined };
+  const got = peerList(value, 'pci', 'resourceList', 'sriov', included, problems);
+  if (got === undefined) return undefined;
+  return { resources: readResourceList(got.list, got.file, defaults, problems), rescanSeconds, file: got.file };
 }
 
-function flag(obj: Obj, name: string, place: string, fallback: boolean, problems: string[]): boolean {
-  const v = obj[name];
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'boolean') {
-    problems.push(`${place} must be true or false, not ${showValue(v)}`);
-    return fallback;
-  }
-  return v;
-}
+const flag = readBool;
 
 interface Defaults {
   prefix: string;
@@ -189,13 +148,7 @@ function readResource(item: unknown, place: string, defaults: Defaults, problems
   } else if (!SRIOV_NAME_RE.test(name)) {
     problems.push(`${place}.resourceName ${showValue(name)} may hold only letters, digits, '_' and '-' (no '.' or '/': the prefix goes in resourcePrefix)`);
   }
-  let prefix = defaults.prefix;
-  const rawPrefix = item['resourcePrefix'];
-  if (rawPrefix !== undefined && rawPrefix !== null) {
-    const problem = typeof rawPrefix !== 'string' ? 'must be a string' : devPrefixProblem(rawPrefix);
-    if (problem) problems.push(`${place}.resourcePrefix ${showValue(rawPrefix)} ${problem.replace('e.g. smarter-devices', 'e.g. intel.com')}`);
-    else prefix = rawPrefix as string;
-  }
+  const prefix = readPrefix(item, 'resourcePrefix', `${place}.resourcePrefix`, defaults.prefix, problems);
   if (typeof name === 'string' && SRIOV_NAME_RE.test(name) && problems.length === before) {
     const problem = extendedResourceNameProblem(`${prefix}/${name}`);
     if (problem) problems.push(`${place}.resourceName '${name}' makes ${prefix}/${name}, which the kubelet refuses: ${problem}`);

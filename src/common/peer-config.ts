@@ -91,6 +91,49 @@ export function includedValue(key: string, file: string, included: IncludedFiles
   }
 }
 
+/** A true/false key; the fallback when absent, with a problem when it is something else. */
+export function readBool(obj: Obj, key: string, place: string, fallback: boolean, problems: string[]): boolean {
+  const v = obj[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'boolean') {
+    problems.push(`${place} must be true or false, not ${showValue(v)}`);
+    return fallback;
+  }
+  return v;
+}
+
+/**
+ * The peer's list under `listKey`, from the section inline or from the peer's own file named by
+ * `file:` (a mapping whose only key is listKey). Undefined, with the problem, when the file form
+ * is wrong, unreadable or not such a mapping.
+ */
+export function peerList(
+  value: Obj,
+  section: 'virtual' | 'pci',
+  listKey: string,
+  peer: string,
+  included: IncludedFiles,
+  problems: string[],
+): { list: unknown; file: string | undefined } | undefined {
+  const key = `deviceplugin.${section}`;
+  const form = fileForm(value, key, problems);
+  if (form === 'invalid') return undefined;
+  if (form === undefined) return { list: value[listKey], file: undefined };
+  if (Object.hasOwn(value, listKey)) {
+    problems.push(`${key} has both file and ${listKey}; keep one (the file holds ${peer}'s own ${listKey})`);
+    return undefined;
+  }
+  const got = includedValue(`${key}.file`, form.file, included, problems);
+  if (got === undefined) return undefined;
+  const doc = got.value ?? {};
+  if (!isObj(doc)) {
+    problems.push(`${peerPlace(section, form.file, '')}must be a mapping with the key ${listKey} (${peer}'s format), not ${showValue(doc)}`);
+    return undefined;
+  }
+  unknownKeys(doc, [listKey], (k) => peerPlace(section, form.file, k), problems);
+  return { list: doc[listKey], file: form.file };
+}
+
 /** `{file: /abs/path}` and what else may sit beside it; undefined when the section is inline. */
 export function fileForm(section: Obj, key: string, problems: string[]): { file: string } | 'invalid' | undefined {
   if (!Object.hasOwn(section, 'file')) return undefined;
@@ -128,24 +171,8 @@ export function readVirtualSection(value: unknown, included: IncludedFiles, prob
     return undefined;
   }
   unknownKeys(value, VIRTUAL_KEYS, (k) => `${key}.${k}`, problems);
-  const form = fileForm(value, key, problems);
-  if (form === 'invalid') return undefined;
-  if (form !== undefined) {
-    if (Object.hasOwn(value, 'deviceMapping')) {
-      problems.push(`${key} has both file and deviceMapping; keep one (the file holds spookd's own deviceMapping)`);
-      return undefined;
-    }
-    const got = includedValue(`${key}.file`, form.file, included, problems);
-    if (got === undefined) return undefined;
-    const doc = got.value ?? {};
-    if (!isObj(doc)) {
-      problems.push(`${peerPlace('virtual', form.file, '')}must be a mapping with the key deviceMapping (spookd's format), not ${showValue(doc)}`);
-      return undefined;
-    }
-    unknownKeys(doc, ['deviceMapping'], (k) => peerPlace('virtual', form.file, k), problems);
-    return readDeviceMapping(doc['deviceMapping'], form.file, problems);
-  }
-  return readDeviceMapping(value['deviceMapping'], undefined, problems);
+  const got = peerList(value, 'virtual', 'deviceMapping', 'spookd', included, problems);
+  return got === undefined ? undefined : readDeviceMapping(got.list, got.file, problems);
 }
 
 function readDeviceMapping(value: unknown, file: string | undefined, problems: string[]): VirtualConfig {
@@ -272,13 +299,7 @@ export function readDevSection(value: unknown, included: IncludedFiles, problems
     return undefined;
   }
   unknownKeys(value, DEV_KEYS, (k) => `${key}.${k}`, problems);
-  let prefix = DEFAULT_DEV_PREFIX;
-  const rawPrefix = value['prefix'];
-  if (rawPrefix !== undefined && rawPrefix !== null) {
-    const problem = typeof rawPrefix !== 'string' ? 'must be a string' : devPrefixProblem(rawPrefix);
-    if (problem) problems.push(`${key}.prefix ${showValue(rawPrefix)} ${problem}`);
-    else prefix = rawPrefix as string;
-  }
+  const prefix = readPrefix(value, 'prefix', `${key}.prefix`, DEFAULT_DEV_PREFIX, problems);
   const form = fileForm(value, key, problems);
   if (form === 'invalid') return undefined;
   if (form !== undefined) {
@@ -291,6 +312,16 @@ export function readDevSection(value: unknown, included: IncludedFiles, problems
     return { prefix, devices: readDevList(got.value, form.file, problems), file: form.file };
   }
   return { prefix, devices: readDevList(value['devices'], undefined, problems), file: undefined };
+}
+
+/** A resource-name prefix key: the fallback when absent, with a problem when it is no usable domain. */
+export function readPrefix(obj: Obj, key: string, place: string, fallback: string, problems: string[]): string {
+  const raw = obj[key];
+  if (raw === undefined || raw === null) return fallback;
+  const problem = typeof raw !== 'string' ? 'must be a string' : devPrefixProblem(raw);
+  if (problem === undefined) return raw as string;
+  problems.push(`${place} ${showValue(raw)} ${problem.replace('e.g. smarter-devices', `e.g. ${fallback}`)}`);
+  return fallback;
 }
 
 /** Why a resource prefix is unusable, or undefined. */

@@ -21,8 +21,8 @@ function register(socket: string, req: { version: string; endpoint: string; reso
   );
 }
 
-/** A bare plugin written directly against grpc-js, independent of src/deviceplugin. */
-async function bareplugin(t: import('ava').ExecutionContext, socket: string, devices: Array<{ ID: string; health: string }>) {
+/** A bare plugin written directly against grpc-js, independent of src/deviceplugin; a test may replace handlers. */
+async function bareplugin(t: import('ava').ExecutionContext, socket: string, devices: Array<{ ID: string; health: string }>, own: Partial<DevicePluginHandlers> = {}) {
   let authority: string | undefined;
   let stream: grpc.ServerWritableStream<unknown, unknown> | undefined;
   const handlers: DevicePluginHandlers = {
@@ -37,6 +37,7 @@ async function bareplugin(t: import('ava').ExecutionContext, socket: string, dev
     GetPreferredAllocation: (_c, cb) => cb(null, { container_responses: [] }),
     Allocate: (_c, cb) => cb(null, { container_responses: [{}] }),
     PreStartContainer: (_c, cb) => cb(null, {}),
+    ...own,
   };
   const server = new grpc.Server();
   server.addService(devicePluginApi().DevicePlugin.service, handlers);
@@ -208,22 +209,15 @@ test('GetPreferredAllocation: never sent to a plugin that does not offer it; sen
   await kubelet.start();
   await bareplugin(t, path.join(dir, 'plain.sock'), [{ ID: 'a', health: 'Healthy' }]);
   let asked: unknown;
-  const handlers: DevicePluginHandlers = {
+  await bareplugin(t, path.join(dir, 'pref.sock'), [{ ID: 'x', health: 'Healthy' }, { ID: 'y', health: 'Healthy' }], {
     GetDevicePluginOptions: (_c, cb) => cb(null, { get_preferred_allocation_available: true }),
-    ListAndWatch: (call) => call.write({ devices: [{ ID: 'x', health: 'Healthy' }, { ID: 'y', health: 'Healthy' }] }),
     GetPreferredAllocation: (call, cb) => {
       asked = call.request.container_requests;
       const req = call.request.container_requests[0];
       if ((req?.allocation_size ?? 0) > 2) return cb({ code: grpc.status.RESOURCE_EXHAUSTED, details: 'too many' }, null);
       cb(null, { container_responses: [{ deviceIDs: ['y'] }] });
     },
-    Allocate: (_c, cb) => cb(null, { container_responses: [{}] }),
-    PreStartContainer: (_c, cb) => cb(null, {}),
-  };
-  const server = new grpc.Server();
-  server.addService(devicePluginApi().DevicePlugin.service, handlers);
-  await new Promise<void>((r, j) => server.bindAsync(`unix:${path.join(dir, 'pref.sock')}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? j(e) : r())));
-  t.teardown(() => server.forceShutdown());
+  });
   await register(kubelet.socketPath, { version: 'v1beta1', endpoint: 'plain.sock', resource_name: 'a.com/plain' });
   await register(kubelet.socketPath, { version: 'v1beta1', endpoint: 'pref.sock', resource_name: 'a.com/pref' });
   await kubelet.waitFor(() => kubelet.capacity('a.com/pref') === 2 && kubelet.capacity('a.com/plain') === 1, 5000, 'both streams');

@@ -51,14 +51,16 @@ function sortedJson(value: Readonly<Record<string, unknown>>): string {
 /**
  * sriov's answer: `PCIDEVICE_<RES>` = the IDs in the kubelet's order, comma-joined;
  * `PCIDEVICE_<RES>_INFO` = {id: {provider: {…}}}; each device's nodes once (rw), or, for a CDI
- * resource, its CDI names instead, whose spec carries the same nodes.
+ * resource, the CDI names of those with nodes instead, whose spec carries the same nodes.
  */
 export function pciAllocation(grant: PciGrant, ids: readonly string[]): ContainerAllocateResponse {
   const info: Record<string, unknown> = {};
   for (const id of ids) info[id] = grant.devices[id]?.info ?? { generic: { deviceID: id } };
   const envs = { [grant.envName]: ids.join(','), [`${grant.envName}_INFO`]: sortedJson(info) };
   if (grant.cdiKind !== undefined) {
-    return { envs, cdi_devices: ids.map((id) => ({ name: `${grant.cdiKind}=${id}` })) };
+    // Only functions with device nodes are in the spec (see cdiSpecFor); the others need nothing.
+    const withNodes = ids.filter((id) => (grant.devices[id]?.nodes.length ?? 0) > 0);
+    return { envs, cdi_devices: withNodes.map((id) => ({ name: `${grant.cdiKind}=${id}` })) };
   }
   const seen = new Set<string>();
   const devices: DeviceSpec[] = [];

@@ -31,23 +31,21 @@ export function cdiFileName(kind: string): string {
 }
 
 /**
- * The spec of a resource answered through CDI: one device per PCI function, named by its
- * address, carrying the device nodes DeviceSpecs would have carried. Undefined for a resource
- * without CDI, and for a pool with no device (a runtime refuses a spec without devices; such a
- * pool has nothing to allocate).
+ * The spec of a resource answered through CDI: one device per PCI function that has device
+ * nodes, named by its address, carrying the nodes DeviceSpecs would have carried. A function with
+ * none (a NIC on its kernel driver) has no CDI device: CDI refuses a device with no edits, and a
+ * runtime then refuses the whole spec. Undefined for a resource without CDI, and for one with no
+ * such device (a runtime refuses a spec without devices; nothing would be in it).
  */
 export function cdiSpecFor(spec: ResourceSpec): CdiSpec | undefined {
   const grant = spec.grant;
-  if (grant.kind !== 'pci' || grant.cdiKind === undefined || spec.devices.length === 0) return undefined;
-  return {
-    cdiVersion: CDI_VERSION,
-    kind: grant.cdiKind,
-    annotations: { [CDI_OWNER_ANNOTATION]: CDI_OWNER },
-    devices: spec.devices.map((d) => {
-      const nodes = grant.devices[d.ID]?.nodes ?? [];
-      return { name: d.ID, containerEdits: nodes.length > 0 ? { deviceNodes: nodes.map((p) => ({ path: p, permissions: 'rw' })) } : {} };
-    }),
-  };
+  if (grant.kind !== 'pci' || grant.cdiKind === undefined) return undefined;
+  const devices = spec.devices.flatMap((d) => {
+    const nodes = grant.devices[d.ID]?.nodes ?? [];
+    return nodes.length > 0 ? [{ name: d.ID, containerEdits: { deviceNodes: nodes.map((p) => ({ path: p, permissions: 'rw' })) } }] : [];
+  });
+  if (devices.length === 0) return undefined;
+  return { cdiVersion: CDI_VERSION, kind: grant.cdiKind, annotations: { [CDI_OWNER_ANNOTATION]: CDI_OWNER }, devices };
 }
 
 /** Whether a file in the CDI directory is one this plugin wrote: our prefix and our annotation. */

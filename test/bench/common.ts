@@ -47,6 +47,28 @@ export async function probeMemory(child: ChildProcess, file: string): Promise<Pr
   }
 }
 
+/** CPU time a process has used so far, user + system, in ms (10 ms steps: the kernel's ticks). */
+export function cpuMs(pid: number): number {
+  // Fields after the command name, which may hold spaces, are counted from the closing ')'.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
+ * Resolves once the process has used no CPU for `quietMs` (or after `timeoutMs` regardless): what
+ * it was still doing after the last event (a GC, streams to answer) is done.
+ */
+export async function settled(pid: number, quietMs = 100, timeoutMs = 3_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  let last = cpuMs(pid);
+  while (Date.now() < end) {
+    await new Promise((r) => setTimeout(r, quietMs));
+    const now = cpuMs(pid);
+    if (now === last) return;
+    last = now;
+  }
+}
+
 export async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!check()) {

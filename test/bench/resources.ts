@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/common/config.js';
 import { discover } from '../../src/deviceplugin/sources/index.js';
 import { shippedNodeFlags } from '../helpers/shipped-node.js';
-import { emitFor, kubeletIn, percentile, probeMemory, stopChild, until } from './common.js';
+import { emitFor, kubeletIn, percentile, probeMemory, settled, stopChild, until } from './common.js';
 import { idleWakeups } from './deviceplugin.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
@@ -156,10 +156,12 @@ async function manyResources(dir: string, restarts: number): Promise<void> {
       await kubelet.waitFor(() => (byGeneration.get(generation)?.size ?? 0) >= names.length, 30_000, `generation ${generation}`);
       const last = Math.max(...kubelet.registrations.slice(-names.length).map((r) => r.at));
       latency.push(last - kubelet.listeningAt);
-      // Let every Register answer reach the plugin before the next restart cuts it off: real
-      // kubelet restarts are seconds apart, and an answer lost in flight is a retry, not a figure.
+      // Real kubelet restarts are seconds apart (a kubelet takes that long to start), so each
+      // restart here meets a plugin at rest, as it would on a board: every Register answered and
+      // every stream open, and the work that follows them (streams to answer, a GC) finished,
+      // rather than still running when the next restart's clock starts.
       await until(() => names.every((n) => kubelet.allocatable(n) > 0), 30_000);
-      await new Promise((r) => setTimeout(r, 50));
+      if (child.pid !== undefined) await settled(child.pid);
     }
     kubelet.off('registered', onRegistered);
     const perGenerationAndName = new Map<string, number>();

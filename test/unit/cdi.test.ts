@@ -4,6 +4,7 @@ import path from 'node:path';
 import test from 'ava';
 import { parseConfig } from '../../src/common/config.js';
 import { memoryLogger } from '../../src/common/logger.js';
+import { pciAllocation } from '../../src/deviceplugin/allocation.js';
 import { CdiSpecs, cdiFileName, cdiSpecFor } from '../../src/deviceplugin/cdi.js';
 import { pciResources } from '../../src/deviceplugin/sources/pci.js';
 import { scanPci } from '../../src/deviceplugin/sources/pci-scan.js';
@@ -28,14 +29,21 @@ test('the spec: cdiVersion 0.6.0, the resource name as kind, our annotation, one
       containerEdits: { deviceNodes: ['/dev/vfio/vfio', `/dev/vfio/${g}`, '/dev/vhost-net', '/dev/net/tun'].map((p) => ({ path: p, permissions: 'rw' })) },
     })),
   });
-  // A kernel network function needs no node: the device is there, with nothing to add.
-  t.deepEqual(cdiSpecFor(net!)?.devices, [{ name: '0000:3b:02.0', containerEdits: {} }, { name: '0000:3b:02.1', containerEdits: {} }]);
+  // Kernel network functions need no node: CDI refuses a device with no edits, so no spec.
+  t.is(cdiSpecFor(net!), undefined);
+  // …and Allocate names no CDI device for them, where a function with nodes gets its own.
+  const netGrant = net!.grant;
+  const vfGrant = vf!.grant;
+  if (netGrant.kind !== 'pci' || vfGrant.kind !== 'pci') return t.fail('pci grants expected');
+  t.deepEqual(pciAllocation(netGrant, ['0000:3b:02.0']).cdi_devices, []);
+  t.is(pciAllocation(netGrant, ['0000:3b:02.0']).envs?.['PCIDEVICE_INTEL_COM_NET'], '0000:3b:02.0');
+  t.deepEqual(pciAllocation(vfGrant, ['0000:3b:02.2']).cdi_devices, [{ name: 'intel.com/vf=0000:3b:02.2' }]);
   t.is(cdiSpecFor(off!), undefined);
   t.is(cdiFileName('intel.com/vf'), 'riscv-runner-node_intel.com_vf.json');
 });
 
 test('sync writes each spec once, 0644 whatever the umask, through a rename; removes ours when a pool leaves CDI; removeAll empties ours', async (t) => {
-  const resources = await pools(t, '[{resourceName: vf, cdi: true, selectors: {drivers: [vfio-pci]}}, {resourceName: net, cdi: true, selectors: {drivers: [iavf]}}]');
+  const resources = await pools(t, '[{resourceName: vf, cdi: true, selectors: {drivers: [vfio-pci]}}, {resourceName: vhost, cdi: true, selectors: {drivers: [iavf], needVhostNet: true}}]');
   const dir = path.join(await tempDir(t, 'rrn-cdi-'), 'var', 'run', 'cdi');
   const specs = new CdiSpecs(dir, memoryLogger());
   const before = process.umask(0o077);
@@ -44,7 +52,7 @@ test('sync writes each spec once, 0644 whatever the umask, through a rename; rem
   } finally {
     process.umask(before);
   }
-  t.deepEqual((await readdir(dir)).sort(), ['riscv-runner-node_intel.com_net.json', 'riscv-runner-node_intel.com_vf.json']);
+  t.deepEqual((await readdir(dir)).sort(), ['riscv-runner-node_intel.com_vf.json', 'riscv-runner-node_intel.com_vhost.json']);
   const file = path.join(dir, 'riscv-runner-node_intel.com_vf.json');
   t.is((await stat(file)).mode & 0o777, 0o644);
   t.deepEqual(JSON.parse(await readFile(file, 'utf8')), cdiSpecFor(resources[0]!));

@@ -100,3 +100,40 @@ check "status is the runner's alone again" \
 check "every reload was a reload: the same process throughout (MainPID $plugin_pid)" \
   test "$(prop rise-device-plugin.service MainPID)" = "$plugin_pid"
 C rm -f /dev/rrn-e2e-tty0
+
+# --- a PCI pool with CDI: its spec is in /run/cdi while the plugin runs, gone after stop ----------
+# The container sees the host's /sys: its first network function makes a one-device pool, and
+# needVhostNet gives that device nodes, so the pool has a CDI spec.
+nic=$(C sh -c 'for d in /sys/bus/pci/devices/*; do case $(cat "$d/class") in 0x02*) basename "$d"; exit 0;; esac; done')
+check "the container's /sys has a PCI network function for a pool (${nic:-none})" test -n "$nic"
+NIC_POOL=example.com/e2e_nic
+cdi_spec=/run/cdi/riscv-runner-node_example.com_e2e_nic.json
+write_config <<CONFIG
+deviceplugin:
+  pci:
+    resourcePrefix: example.com
+    resourceList:
+      - resourceName: e2e_nic
+        deviceType: netDevice
+        cdi: true
+        selectors: { pciAddresses: ["$nic"], needVhostNet: true }
+CONFIG
+reload_plugin
+check "reload adds $NIC_POOL with the function $nic, Healthy" wait_for 20 res_is "devices('$NIC_POOL')" "$nic=Healthy"
+check "its CDI spec is in /run/cdi while the plugin runs" wait_for 10 C test -f "$cdi_spec"
+spec_is_right() {
+  C cat "$cdi_spec" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+nodes = [n["path"] for n in s["devices"][0]["containerEdits"]["deviceNodes"]]
+ok = s["kind"] == sys.argv[1] and [d["name"] for d in s["devices"]] == [sys.argv[2]] and "/dev/vhost-net" in nodes
+sys.exit(0 if ok else 1)' "$NIC_POOL" "$nic"
+}
+check "... kind $NIC_POOL, one device $nic with its nodes; mode $(C stat -c %a "$cdi_spec")" \
+  test "$(spec_is_right && echo ok)/$(C stat -c %a "$cdi_spec")" = "ok/644"
+C systemctl stop rise-device-plugin.service
+check "systemctl stop removes the CDI spec it wrote" C test ! -e "$cdi_spec"
+printf '%s\n' "$base_config" | write_config
+C systemctl start rise-device-plugin.service
+runner_alone() { test "$(prop rise-device-plugin.service StatusText)" = "registered with kubelet: riseproject.com/runner 1/1 healthy"; }
+check "started again on the base config: the runner slot alone" wait_for 20 runner_alone

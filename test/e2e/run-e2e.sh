@@ -271,7 +271,9 @@ wait_for 20 is_active rise-device-plugin.service
 mainpid=$(prop rise-device-plugin.service MainPID)
 restarts=$(prop rise-device-plugin.service NRestarts)
 t=$(now)
-C sh -c "kill -STOP $mainpid"
+# MainPID is 0 when the plugin is not running, and `kill -STOP 0` would stop this script's own
+# process group (nsenter keeps it): send nothing then, and let the check fail.
+if [ "${mainpid:-0}" -gt 1 ]; then C sh -c "kill -STOP $mainpid"; else echo "  no plugin process to stop (MainPID ${mainpid:-none})"; fi
 check "watchdog: a hung plugin (SIGSTOP) is killed and restarted" \
   wait_for 30 prop_gt rise-device-plugin.service NRestarts "$restarts"
 echo "  watchdog restart after $(since "$t") s (WatchdogSec=2s, TimeoutAbortSec=2s)"

@@ -12,19 +12,17 @@ export const UNHEALTHY = 'Unhealthy';
 const PROTO = 'proto/deviceplugin/v1beta1/api.proto';
 
 /**
- * Where the .proto lives: beside the bundle when packaged (/usr/lib/riscv-runner-node/proto/…),
- * at the checkout's top when run from dist/src/deviceplugin/.
+ * Where a .proto lives: beside the bundle when packaged (/usr/lib/riscv-runner-node/proto/…),
+ * at the checkout's top when run from dist/src/<dir>/.
  */
-export function protoCandidates(moduleUrl: string): string[] {
-  return ['./', '../', '../../', '../../../'].map((up) => fileURLToPath(new URL(up + PROTO, moduleUrl)));
+export function protoCandidates(moduleUrl: string, proto = PROTO): string[] {
+  return ['./', '../', '../../', '../../../'].map((up) => fileURLToPath(new URL(up + proto, moduleUrl)));
 }
 
-let loaded: ProtoGrpcType['v1beta1'] | undefined;
-
-export function devicePluginApi(): ProtoGrpcType['v1beta1'] {
-  if (loaded) return loaded;
-  const file = protoCandidates(import.meta.url).find((f) => existsSync(f));
-  if (!file) throw new Error(`failed to find ${PROTO} beside ${fileURLToPath(import.meta.url)}`);
+/** Loads one file of proto/ as a gRPC package, with the options the generated types were made with. */
+export function loadProto(proto: string, moduleUrl: string): grpc.GrpcObject {
+  const file = protoCandidates(moduleUrl, proto).find((f) => existsSync(f));
+  if (!file) throw new Error(`failed to find ${proto} beside ${fileURLToPath(moduleUrl)}`);
   // The same options as the generated types (package script gen:proto), so the types are true.
   const definition = protoLoader.loadSync(file, {
     keepCase: true,
@@ -33,6 +31,12 @@ export function devicePluginApi(): ProtoGrpcType['v1beta1'] {
     defaults: true,
     oneofs: true,
   });
-  loaded = (grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType).v1beta1;
+  return grpc.loadPackageDefinition(definition);
+}
+
+let loaded: ProtoGrpcType['v1beta1'] | undefined;
+
+export function devicePluginApi(): ProtoGrpcType['v1beta1'] {
+  loaded ??= (loadProto(PROTO, import.meta.url) as unknown as ProtoGrpcType).v1beta1;
   return loaded;
 }

@@ -5,11 +5,13 @@
 // version is compacted away, ADDED for current state when none is given; a node identity
 // (system:node:<name>, via bearer token) may read and patch only its own Node, may not list all
 // Nodes, and may not touch labels under kubernetes.io/k8s.io outside the kubelet's own set.
+// ResourceSlices and ResourceClaims (resource.k8s.io/v1) live in resource-api.ts.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { isValidLabelKey, isValidLabelValue } from '../../src/common/labels.js';
+import { FakeResourceApi } from './resource-api.js';
 
-export type Verb = 'get' | 'list' | 'watch' | 'patch' | 'update' | 'create' | 'delete' | 'unauthorized';
+export type Verb = 'get' | 'list' | 'watch' | 'patch' | 'update' | 'create' | 'delete' | 'deletecollection' | 'unauthorized';
 
 export interface FakeNode {
   apiVersion: 'v1';
@@ -33,6 +35,8 @@ export interface FakeApiServerOptions {
   watchTimeoutMs?: (timeoutSeconds: number) => number;
   /** How many past events are kept for watches to resume from. */
   historyLimit?: number;
+  /** How long after a create a node's own credentials still get 403 on that slice (the authorizer's graph lags). */
+  graphLagMs?: number;
 }
 
 interface WatchEventRecord {
@@ -90,7 +94,7 @@ function status(code: number, reason: string, message: string, details?: Record<
 
 export class FakeApiServer {
   readonly nodes = new Map<string, FakeNode>();
-  readonly counts: Record<Verb, number> = { get: 0, list: 0, watch: 0, patch: 0, update: 0, create: 0, delete: 0, unauthorized: 0 };
+  readonly counts: Record<Verb, number> = { get: 0, list: 0, watch: 0, patch: 0, update: 0, create: 0, delete: 0, deletecollection: 0, unauthorized: 0 };
   /** Every request: verb, path and the status answered (0 when the connection was reset). */
   /** Every request; `body` is what a PATCH sent, so a test can tell which keys a client wrote. */
   readonly log: Array<{ verb: Verb; path: string; status: number; user: string | undefined; contentType: string | undefined; body?: string }> = [];
@@ -105,8 +109,17 @@ export class FakeApiServer {
   private queuedFaults: Array<number | 'reset'> = [];
   private delayMs = 0;
 
+  /** ResourceSlices, ResourceClaims and the pods that let a node read a claim. */
+  readonly resource: FakeResourceApi;
+
   constructor(private readonly options: FakeApiServerOptions = {}) {
     this.tokens = { ...(options.tokens ?? {}) };
+    const limits = {
+      ...(options.historyLimit !== undefined ? { historyLimit: options.historyLimit } : {}),
+      ...(options.watchTimeoutMs !== undefined ? { watchTimeoutMs: options.watchTimeoutMs } : {}),
+      ...(options.graphLagMs !== undefined ? { graphLagMs: options.graphLagMs } : {}),
+    };
+    this.resource = new FakeResourceApi(() => (this.rv += 1), () => this.rv, limits);
   }
 
   /** Listens (port 0 picks one; after stop() the same port is reused) and returns the base URL. */
@@ -136,6 +149,7 @@ export class FakeApiServer {
     this.server = undefined;
     for (const w of this.watchers) w.res.destroy();
     this.watchers.clear();
+    this.resource.stopWatches();
     for (const s of this.sockets) s.destroy();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -161,7 +175,7 @@ export class FakeApiServer {
 
   /** Writes (PATCH, PUT, POST, DELETE) answered, whatever the status. */
   get writes(): number {
-    return this.counts.patch + this.counts.update + this.counts.create + this.counts.delete;
+    return this.counts.patch + this.counts.update + this.counts.create + this.counts.delete + this.counts.deletecollection;
   }
 
   resetCounts(): void {
@@ -242,8 +256,9 @@ export class FakeApiServer {
     const m = /^\/api\/v1\/nodes(?:\/([^/]+))?$/.exec(url.pathname);
     const name = m?.[1] === undefined ? undefined : decodeURIComponent(m[1]);
     const isWatch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
-    const verb: Verb =
-      req.method === 'GET' ? (name !== undefined ? 'get' : isWatch ? 'watch' : 'list')
+    const verb: Verb = FakeResourceApi.handles(url.pathname)
+      ? (FakeResourceApi.verbOf(req.method ?? 'GET', url.pathname, url) as Verb)
+      : req.method === 'GET' ? (name !== undefined ? 'get' : isWatch ? 'watch' : 'list')
       : req.method === 'PATCH' ? 'patch'
       : req.method === 'PUT' ? 'update'
       : req.method === 'POST' ? 'create'
@@ -256,7 +271,7 @@ export class FakeApiServer {
       status: 0,
       user,
       contentType: req.headers['content-type'],
-      ...(verb === 'patch' ? { body } : {}),
+      ...(verb === 'patch' || verb === 'create' || verb === 'update' ? { body } : {}),
     };
     this.log.push(entry);
     this.counts[entry.verb] += 1;
@@ -277,6 +292,12 @@ export class FakeApiServer {
     }
     if (user === undefined) {
       entry.status = this.reply(res, 401, status(401, 'Unauthorized', 'Unauthorized'));
+      return;
+    }
+    if (FakeResourceApi.handles(url.pathname)) {
+      const own = /^system:node:(.+)$/.exec(user)?.[1];
+      const answer = this.resource.route({ method: req.method ?? 'GET', path: url.pathname, url, body, user, own, req, res });
+      entry.status = 'streaming' in answer ? 200 : this.reply(res, answer.code, answer.body);
       return;
     }
     if (!m) {

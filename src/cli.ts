@@ -234,6 +234,32 @@ async function main(): Promise<void> {
       },
     )
     .command(
+      'dra-devices',
+      'print the DRA devices and attributes this node would publish (no cluster needed)',
+      (y) =>
+        y
+          .option('config', configOption)
+          .option('root', rootOption)
+          .option('dev-dir', { type: 'string', describe: 'where to list /dev entries [default: <root>/dev]' })
+          .option('device-plugin-dir', { type: 'string', default: '/var/lib/kubelet/device-plugins', describe: "the device plugin's directory, for its socket checks" })
+          .option('node-name', { type: 'string', describe: 'this Node, the pool name [default: $NODE_NAME, else the host name lowercased]' })
+          .option('json', { type: 'boolean', default: false, describe: 'print JSON' }),
+      async (argv) => {
+        const { runDraDevicesCommand } = await import('./dra/devices-command.js');
+        exitCode = await runDraDevicesCommand(
+          {
+            config: argv.config,
+            root: argv.root,
+            devDir: argv['dev-dir'],
+            devicePluginDir: argv['device-plugin-dir'],
+            nodeName: argv['node-name'] ?? env['NODE_NAME'],
+            json: argv.json,
+          },
+          rt,
+        );
+      },
+    )
+    .command(
       'check-config [file]',
       'validate a configuration file and print the settings in effect',
       (y) =>
@@ -264,7 +290,7 @@ async function main(): Promise<void> {
         );
       },
     )
-    .demandCommand(1, 'name a command: device-plugin, node-labeller, unlabel, detect, devices, check-config or maintenance')
+    .demandCommand(1, 'name a command: device-plugin, node-labeller, dra-driver, unlabel, detect, devices, dra-devices, check-config or maintenance')
     .recommendCommands()
     .fail((msg, err) => {
       if (err) throw err;

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import { ConfigError } from './errors.js';
 import { isLogLevel, type LogLevel } from './logger.js';
-import { extendedResourceNameProblem, isValidLabelValue } from './labels.js';
+import { extendedResourceNameProblem, isDnsSubdomain, isValidLabelValue } from './labels.js';
 import { includedPaths, readBool, readDevSection, readVirtualSection, showValue, type IncludedFiles } from './peer-config.js';
 import { readPciSection, type PciConfig } from './pci-config.js';
 
@@ -103,13 +103,28 @@ export interface LabellerConfig {
   kubeconfig: string | undefined;
 }
 
+/**
+ * The DRA driver (`dra-driver`). Which API offers a resource is decided per resource: one named
+ * in `resources` is published as DRA devices and no longer advertised by the device plugin;
+ * every other one stays with the device plugin. So a device is offered through one API only.
+ */
+export interface DraConfig {
+  /** ResourceSlice.spec.driver and the registration name; also the domain CEL reads attributes under. */
+  driverName: string;
+  /** Resources (as the device plugin names them, e.g. riseproject.com/runner) published through DRA. */
+  resources: string[];
+}
+
 export interface Config {
   logLevel: LogLevel;
   /** The Node this host is; defaults to the host name lowercased, as the kubelet does. */
   nodeName: string | undefined;
   deviceplugin: DevicePluginConfig;
   labeller: LabellerConfig;
+  dra: DraConfig;
 }
+
+export const DEFAULT_DRA_DRIVER = 'runner.riseproject.dev';
 
 export function defaultConfig(): Config {
   return {
@@ -134,6 +149,7 @@ export function defaultConfig(): Config {
       rediscoverSeconds: 300,
       kubeconfig: undefined,
     },
+    dra: { driverName: DEFAULT_DRA_DRIVER, resources: [] },
   };
 }
 
@@ -294,7 +310,8 @@ function stringMap(obj: Obj, key: string, path: string, problems: string[]): Rec
   return out;
 }
 
-const TOP_KEYS = ['logLevel', 'nodeName', 'deviceplugin', 'labeller'] as const;
+const TOP_KEYS = ['logLevel', 'nodeName', 'deviceplugin', 'labeller', 'dra'] as const;
+const DRA_KEYS = ['driverName', 'resources'] as const;
 const DP_KEYS = ['resourceName', 'deviceCount', 'socketName', 'maintenanceFile', 'allocateEnv', 'virtual', 'dev', 'pci'] as const;
 const LB_KEYS = ['boardNames', 'boardMap', 'labels', 'devicetreeNodes', 'nfdFeaturesFile', 'rediscoverSeconds', 'kubeconfig'] as const;
 const FAMILY_KEYS = ['board', 'isa', 'harts', 'uarch', 'devicetree', 'cpu'] as const;
@@ -407,7 +424,40 @@ function readConfig(raw: unknown, problems: string[], included: IncludedFiles): 
     if (!kubeconfig.startsWith('/')) problems.push(`labeller.kubeconfig ${show(kubeconfig)} must be an absolute path`);
     else config.labeller.kubeconfig = kubeconfig;
   }
+  readDraSection(section(raw, 'dra', 'dra', problems), config.dra, problems);
   return config;
+}
+
+function readDraSection(dra: Obj, into: DraConfig, problems: string[]): void {
+  unknownKeys(dra, DRA_KEYS, 'dra.', problems);
+  const driver = str(dra, 'driverName', 'dra.driverName', problems);
+  if (driver !== undefined) {
+    const problem = draDriverNameProblem(driver);
+    if (problem) problems.push(`dra.driverName ${show(driver)} ${problem}`);
+    else into.driverName = driver;
+  }
+  const list = dra['resources'];
+  if (list === undefined || list === null) return;
+  if (!Array.isArray(list) || !list.every((r): r is string => typeof r === 'string')) {
+    problems.push(`dra.resources must be a list of resource names such as riseproject.com/runner, not ${show(list)}`);
+    return;
+  }
+  const seen = new Set<string>();
+  for (const name of list) {
+    const problem = extendedResourceNameProblem(name);
+    if (problem) problems.push(`dra.resources: ${show(name)} is not a resource name the device plugin could serve: ${problem}`);
+    else if (seen.has(name)) problems.push(`dra.resources lists ${show(name)} twice; list it once`);
+    seen.add(name);
+  }
+  into.resources = [...seen];
+}
+
+/** Why a DRA driver name is unusable, or undefined: a DNS subdomain of at most 63 characters, as for CSI drivers. */
+export function draDriverNameProblem(value: string): string | undefined {
+  if (value.length > 63 || !isDnsSubdomain(value)) {
+    return 'is not a valid DRA driver name: a lowercase DNS subdomain of at most 63 characters, e.g. runner.riseproject.dev';
+  }
+  return undefined;
 }
 
 /** A node path ("/soc/gpu@0") without "..", or a node name as the devicetree spec spells them. */

@@ -234,6 +234,42 @@ async function main(): Promise<void> {
       },
     )
     .command(
+      'dra-driver',
+      'run the kubelet DRA driver that publishes this board as ResourceSlices and prepares its claims',
+      (y) =>
+        y
+          .option('config', configOption)
+          .option('log-level', logLevelOption)
+          .option('root', rootOption)
+          .option('dev-dir', { type: 'string', describe: 'where to list /dev entries [default: <root>/dev]' })
+          .option('device-plugin-dir', { type: 'string', default: '/var/lib/kubelet/device-plugins', describe: "the device plugin's directory, for its socket checks" })
+          .option('kubeconfig', { type: 'string', describe: 'kubeconfig [default: the one node-labeller uses]' })
+          .option('node-name', { type: 'string', describe: 'this Node [default: $NODE_NAME, the Node of the credentials, else the host name lowercased]' })
+          .option('registry-dir', { type: 'string', default: '/var/lib/kubelet/plugins_registry', describe: "the kubelet plugin watcher's directory" })
+          .option('plugins-dir', { type: 'string', default: '/var/lib/kubelet/plugins', describe: 'the DRA socket goes in <dir>/<driver>/dra.sock' })
+          .option('state-dir', { type: 'string', default: '/var/lib/riscv-runner-node/dra', describe: 'our record of prepared claims' })
+          .option('cdi-dir', { type: 'string', default: '/var/run/cdi', describe: 'where CDI specs for device nodes are written' }),
+      async (argv) => {
+        const { runDraDriverCommand } = await import('./dra/command.js');
+        exitCode = await runDraDriverCommand(
+          {
+            config: argv.config,
+            logLevel: argv['log-level'],
+            root: argv.root,
+            devDir: argv['dev-dir'],
+            devicePluginDir: argv['device-plugin-dir'],
+            kubeconfig: argv.kubeconfig ?? env['KUBECONFIG'],
+            nodeName: argv['node-name'] ?? env['NODE_NAME'],
+            registryDir: argv['registry-dir'],
+            pluginsDir: argv['plugins-dir'],
+            stateDir: argv['state-dir'],
+            cdiDir: argv['cdi-dir'],
+          },
+          rt,
+        );
+      },
+    )
+    .command(
       'dra-devices',
       'print the DRA devices and attributes this node would publish (no cluster needed)',
       (y) =>

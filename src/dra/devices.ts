@@ -69,8 +69,9 @@ export function deviceName(spec: Pick<ResourceSpec, 'kind' | 'name'>, id: string
     .toLowerCase()
     .replace(/[^a-z0-9-]/g, '-')
     .replace(/^-+|-+$/g, '');
-  if (name === raw && name.length <= 63 && DNS_LABEL_RE.test(name) && !taken.has(name)) return name;
-  // Changed, too long or taken: a short hash of the original keeps it unique and stable.
+  if (name.length <= 63 && DNS_LABEL_RE.test(name) && !taken.has(name)) return name;
+  // Too long, nothing left, or taken (IDs that differ only in case): a short hash of the
+  // original keeps it unique and stable.
   const hash = createHash('sha256').update(`${spec.name}\0${id}`).digest('hex').slice(0, 8);
   name = `${name.slice(0, 63 - 9).replace(/-+$/, '')}-${hash}`.replace(/^-+/, '');
   return name;

@@ -124,12 +124,15 @@ function writesAt(id: PoolIdentity, ours: readonly Slice[], chunks: readonly Sli
  * What to write so the stored slices of the pool publish `devices`; nothing when they already do.
  * Putting back slices someone deleted (creates only) keeps the generation: the pool did not
  * change. Anything that changes or removes a published slice bumps it on every slice, since
- * consumers only trust the slices of a pool's highest generation.
+ * consumers only trust the slices of a pool's highest generation; so does `changed`, the
+ * caller's word that the devices differ from those it last published.
  */
-export function planSlices(id: PoolIdentity, stored: readonly Slice[], devices: readonly DraDevice[], lastGeneration: number): SlicePlan {
+export function planSlices(id: PoolIdentity, stored: readonly Slice[], devices: readonly DraDevice[], lastGeneration: number, changed = false): SlicePlan {
   const ours = poolSlices(id, stored);
   const chunks = chunkDevices(devices);
   const current = Math.max(lastGeneration, ...ours.map((s) => s.spec.pool.generation));
+  // The devices differ from what we last published: a new generation, even if no slice is left to update.
+  if (changed) return { writes: writesAt(id, ours, chunks, current + 1), generation: current + 1 };
   const writes = writesAt(id, ours, chunks, current);
   if (writes.every((w) => w.op === 'create')) return { writes, generation: current };
   return { writes: writesAt(id, ours, chunks, current + 1), generation: current + 1 };

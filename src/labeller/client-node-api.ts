@@ -1,10 +1,8 @@
 // The Node API over @kubernetes/client-node: readNode, patchNode with a merge patch, a watch of one Node.
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
-import { createInterface } from 'node:readline';
 import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Node } from '@kubernetes/client-node';
 import type { Clock } from '../common/clock.js';
+import { kubeWatch, parseStatus, transportError } from '../common/kube-http.js';
 import { NodeApiError, type NodeApi, type WatchEvent } from './node-api.js';
 import { nodeOfCertificate } from './node-identity.js';
 import type { NodeView } from './reconcile.js';
@@ -39,25 +37,6 @@ export function nodeView(node: V1Node | Record<string, unknown>): NodeView {
   };
 }
 
-interface StatusBody {
-  kind?: string;
-  message?: string;
-  reason?: string;
-  code?: number;
-}
-
-function parseStatus(body: unknown): StatusBody | undefined {
-  let value = body;
-  if (typeof value === 'string') {
-    try {
-      value = JSON.parse(value);
-    } catch {
-      return undefined;
-    }
-  }
-  return typeof value === 'object' && value !== null ? (value as StatusBody) : undefined;
-}
-
 /** Normalises what client-node and node-fetch throw into a NodeApiError. */
 export function toNodeApiError(err: unknown): NodeApiError {
   if (err instanceof NodeApiError) return err;
@@ -66,10 +45,7 @@ export function toNodeApiError(err: unknown): NodeApiError {
     const status = parseStatus(e.body);
     return new NodeApiError(status?.message ?? `HTTP ${e.code}`, e.code, status?.reason);
   }
-  const code = typeof e.code === 'string' ? e.code : undefined;
-  const message = typeof e.message === 'string' ? e.message : String(err);
-  if (e.name === 'AbortError') return new NodeApiError('request timed out or was cancelled', undefined, undefined);
-  return new NodeApiError(code !== undefined && !message.includes(code) ? `${message} (${code})` : message, undefined, undefined);
+  return transportError(err);
 }
 
 export interface ClientNodeApiOptions {
@@ -80,7 +56,7 @@ export interface ClientNodeApiOptions {
 }
 
 /** Aborts when either the caller's signal aborts or the request has taken too long. */
-function deadline(clock: Clock, ms: number, outer: AbortSignal): { signal: AbortSignal; done: () => void } {
+export function deadline(clock: Clock, ms: number, outer: AbortSignal): { signal: AbortSignal; done: () => void } {
   const controller = new AbortController();
   const stop = new AbortController();
   const abort = (): void => controller.abort();
@@ -171,11 +147,8 @@ export function clientNodeApi(options: ClientNodeApiOptions): NodeApi {
   };
 }
 
-/**
- * One watch request on one Node. client-node 1.4's Watch calls AbortSignal.any (Node ≥ 20.3), so
- * the watch is a plain request with client-node's agent and headers, which works on Node 18.
- */
-async function watchNode(
+/** One watch request on one Node, by name; the events carry the Node as the labeller sees it. */
+function watchNode(
   kc: KubeConfig,
   name: string,
   resourceVersion: string | undefined,
@@ -184,87 +157,7 @@ async function watchNode(
   signal: AbortSignal,
   clock: Clock,
 ): Promise<void> {
-  const cluster = kc.getCurrentCluster();
-  if (cluster === null) throw new NodeApiError('kubeconfig names no current cluster', undefined, undefined);
-  const url = new URL(`${cluster.server.replace(/\/+$/, '')}/api/v1/nodes`);
-  url.searchParams.set('watch', 'true');
-  url.searchParams.set('fieldSelector', `metadata.name=${name}`);
-  url.searchParams.set('allowWatchBookmarks', 'true');
-  url.searchParams.set('timeoutSeconds', String(timeoutSeconds));
-  if (resourceVersion !== undefined) url.searchParams.set('resourceVersion', resourceVersion);
-
-  const opts: https.RequestOptions = {};
-  await kc.applyToHTTPSOptions(opts);
-  const agent = opts.agent as http.Agent | undefined;
-  const transport = url.protocol === 'https:' ? https : http;
-  const headers: Record<string, string> = { Accept: 'application/json' };
-  for (const [k, v] of Object.entries(opts.headers ?? {})) if (v !== undefined) headers[k] = String(v);
-  if (opts.auth) headers['Authorization'] = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
-
-  // The server ends the watch after timeoutSeconds; a connection that silently died must end too.
-  const stopTimer = new AbortController();
-  try {
-    await new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const finish = (err?: NodeApiError): void => {
-        if (settled) return;
-        settled = true;
-        signal.removeEventListener('abort', onAbort);
-        req.destroy();
-        if (err) reject(err);
-        else resolve();
-      };
-      const onAbort = (): void => finish();
-      const req = transport.request(url, { method: 'GET', headers, ...(agent ? { agent } : {}) }, (res) => {
-        if (res.statusCode !== 200) {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (body += c));
-          res.on('end', () => {
-            const status = parseStatus(body);
-            finish(new NodeApiError(status?.message ?? `HTTP ${res.statusCode ?? 0}`, res.statusCode, status?.reason));
-          });
-          res.on('error', () => finish(new NodeApiError(`HTTP ${res.statusCode ?? 0}`, res.statusCode, undefined)));
-          return;
-        }
-        const lines = createInterface({ input: res, crlfDelay: Infinity });
-        // readline re-emits its input's errors (a reset connection); unhandled, they would crash us.
-        lines.on('error', (err) => finish(toNodeApiError(err)));
-        lines.on('line', (line) => {
-          if (settled || line.trim() === '') return;
-          let event: { type?: string; object?: Record<string, unknown> };
-          try {
-            event = JSON.parse(line) as typeof event;
-          } catch {
-            finish(new NodeApiError('watch sent a line that is not JSON', undefined, undefined));
-            return;
-          }
-          if (event.type === 'ERROR') {
-            const status = parseStatus(event.object);
-            finish(new NodeApiError(status?.message ?? 'watch error', status?.code, status?.reason));
-            return;
-          }
-          if (event.type === 'ADDED' || event.type === 'MODIFIED' || event.type === 'DELETED' || event.type === 'BOOKMARK') {
-            try {
-              onEvent({ type: event.type, node: nodeView(event.object ?? {}) });
-            } catch (err) {
-              finish(err instanceof NodeApiError ? err : new NodeApiError(String(err), undefined, undefined));
-            }
-          }
-        });
-        res.on('error', (err) => finish(toNodeApiError(err)));
-        res.on('close', () => finish());
-      });
-      req.on('error', (err) => finish(toNodeApiError(err)));
-      signal.addEventListener('abort', onAbort, { once: true });
-      if (signal.aborted) onAbort();
-      req.end();
-      void clock.sleep((timeoutSeconds + 30) * 1000, stopTimer.signal).then(() => {
-        if (!stopTimer.signal.aborted) finish(new NodeApiError('watch went silent past its timeout', undefined, undefined));
-      });
-    });
-  } finally {
-    stopTimer.abort();
-    agent?.destroy();
-  }
+  const query: Record<string, string> = { fieldSelector: `metadata.name=${name}` };
+  if (resourceVersion !== undefined) query['resourceVersion'] = resourceVersion;
+  return kubeWatch(kc, '/api/v1/nodes', query, timeoutSeconds, (type, object) => onEvent({ type, node: nodeView(object) }), signal, clock);
 }

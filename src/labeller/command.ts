@@ -114,7 +114,7 @@ export function configuredNodeName(flag: string | undefined, config: Config): st
  * The Node to label once the credentials are loaded, or undefined after saying why there is none
  * (a name the credentials may not label, or an invalid one).
  */
-export function nodeNameFor(configured: string | undefined, api: NodeApi, hostname: string, kubeconfigFile: string, logger: Logger): string | undefined {
+export function nodeNameFor(configured: string | undefined, api: Pick<NodeApi, 'credentialsNode'>, hostname: string, kubeconfigFile: string, logger: Logger): string | undefined {
   const choice = chooseNodeName(configured, api.credentialsNode, hostname);
   if ('problem' in choice) {
     logger.error(
@@ -191,19 +191,18 @@ export async function runNodeLabellerCommand(
  * Loads the kubeconfig, waiting while it is absent or unreadable: on a board that is still joining
  * the cluster, kubelet.conf appears later, and exiting would only make systemd restart us.
  */
-async function connect(
+export async function connectWith<T>(
+  make: () => T,
   file: string,
   clock: Clock,
   logger: Logger,
   signal: AbortSignal,
   status: (text: string) => void,
-): Promise<NodeApi | undefined> {
+): Promise<T | undefined> {
   const backoff = new Backoff({ initialMs: 1000, maxMs: 60_000 });
-  // Loaded here, not at the top: `detect` must start fast and needs no API client.
-  const { clientNodeApi } = await import('./client-node-api.js');
   while (!signal.aborted) {
     try {
-      return clientNodeApi({ kubeconfigFile: file, clock, requestTimeoutMs: 30_000 });
+      return make();
     } catch (err) {
       const delay = backoff.next();
       logger.error(`failed to load kubeconfig ${file}: ${describeError(err)}; retrying in ${Math.round(delay / 1000)}s`);
@@ -212,4 +211,16 @@ async function connect(
     }
   }
   return undefined;
+}
+
+async function connect(
+  file: string,
+  clock: Clock,
+  logger: Logger,
+  signal: AbortSignal,
+  status: (text: string) => void,
+): Promise<NodeApi | undefined> {
+  // Loaded here, not at the top: `detect` must start fast and needs no API client.
+  const { clientNodeApi } = await import('./client-node-api.js');
+  return connectWith(() => clientNodeApi({ kubeconfigFile: file, clock, requestTimeoutMs: 30_000 }), file, clock, logger, signal, status);
 }

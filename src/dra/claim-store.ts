@@ -1,0 +1,86 @@
+// Our own record of prepared claims, one file per claim UID in a state directory, each written
+// whole (temporary file, fsync, rename): Unprepare must work for a claim the API server has
+// already deleted, and after this process restarted, so the record cannot live in memory or
+// depend on the claim.
+import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+
+export interface PreparedDevice {
+  requestNames: string[];
+  pool: string;
+  device: string;
+  cdiDeviceIds: string[];
+  adminAccess: boolean;
+}
+
+export interface PreparedClaim {
+  uid: string;
+  namespace: string;
+  name: string;
+  devices: PreparedDevice[];
+  /** The CDI spec file written for the claim, if any. */
+  cdiFile: string | undefined;
+}
+
+/** A claim UID as a file name: UIDs are UUIDs, anything else is refused rather than made a path. */
+function fileFor(dir: string, uid: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(uid)) throw new Error(`claim UID ${JSON.stringify(uid)} is not a UID`);
+  return path.join(dir, `${uid}.json`);
+}
+
+/** Writes a file whole: readers (and a crash) see the old content or the new, never half. */
+export async function writeFileAtomic(file: string, text: string, mode = 0o644): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  const handle = await open(tmp, 'w', mode);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, file);
+}
+
+export class ClaimStore {
+  constructor(readonly dir: string) {}
+
+  async init(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+  }
+
+  async read(uid: string): Promise<PreparedClaim | undefined> {
+    try {
+      return JSON.parse(await readFile(fileFor(this.dir, uid), 'utf8')) as PreparedClaim;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async write(claim: PreparedClaim): Promise<void> {
+    await writeFileAtomic(fileFor(this.dir, claim.uid), `${JSON.stringify(claim, null, 2)}\n`, 0o600);
+  }
+
+  async remove(uid: string): Promise<void> {
+    try {
+      await unlink(fileFor(this.dir, uid));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+
+  async all(): Promise<PreparedClaim[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch {
+      return [];
+    }
+    const out: PreparedClaim[] = [];
+    for (const name of names.filter((n) => n.endsWith('.json') && !n.startsWith('.')).sort()) {
+      const claim = await this.read(name.slice(0, -'.json'.length)).catch(() => undefined);
+      if (claim) out.push(claim);
+    }
+    return out;
+  }
+}

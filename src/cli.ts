@@ -302,10 +302,13 @@ async function main(): Promise<void> {
         y
           .positional('file', { type: 'string', describe: `file to check [default: --config, else ${DEFAULT_CONFIG_FILE}]` })
           // The daemons' option too, so RISCV_RUNNER_NODE_CONFIG checks the file they would read.
-          .option('config', { ...configOption, describe: 'the file the daemons are given, checked when no file is named' }),
+          .option('config', { ...configOption, describe: 'the file the daemons are given, checked when no file is named' })
+          .option('dev-dir', { type: 'string', default: '/dev', describe: 'where to list /dev entries, to check that no device node is offered through both the device plugin and DRA' })
+          .option('node-name', { type: 'string', describe: 'this Node, for virtual device mappings [default: $NODE_NAME, else the host name lowercased]' }),
       async (argv) => {
         const { runCheckConfigCommand } = await import('./commands/check-config.js');
-        exitCode = await runCheckConfigCommand({ file: argv.file ?? argv.config }, rt);
+        const nodeName = argv['node-name'] ?? env['NODE_NAME'] ?? rt.hostname.toLowerCase();
+        exitCode = await runCheckConfigCommand({ file: argv.file ?? argv.config, devDir: argv['dev-dir'], nodeName, hostName: rt.hostname }, rt);
       },
     )
     .command(

@@ -26,6 +26,11 @@ export interface DevicePluginConfig {
   dev: DevConfig | undefined;
   /** The SR-IOV Network Device Plugin's PCI pools (deviceplugin.pci), inline or read from its own file. */
   pci: PciConfig | undefined;
+  /**
+   * Not a key of its own: dra.resources, as the device plugin sees it. These resources are the
+   * DRA driver's, so the plugin leaves them out, and any resource sharing a device node with them.
+   */
+  handedToDra?: readonly string[];
 }
 
 /** One device of a spookd mapping: a resource name, an instance ID, and the env it gives. */

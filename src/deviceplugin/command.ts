@@ -61,6 +61,7 @@ function withFlags(config: Config, args: DevicePluginArgs): DevicePluginConfig {
     deviceCount: pick(args.deviceCount, dp.deviceCount),
     socketName: pick(args.socketName, dp.socketName),
     maintenanceFile: pick(args.maintenanceFile, dp.maintenanceFile),
+    handedToDra: config.dra.resources,
   };
 }
 

@@ -51,6 +51,7 @@ function asText(found: Discovery, dir: string, nodeName: string): string {
     for (const d of spec.devices) lines.push(`  ${d.ID} ${d.health}${d.numaNodes ? ` numa ${d.numaNodes.join(',')}` : ''}`);
   }
   for (const r of found.refused) lines.push(`not served: ${r.name}: ${r.reason}`);
+  for (const name of found.handedToDra ?? []) lines.push(`offered through DRA instead (dra.resources): ${name}; see riscv-runner-node dra-devices`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -88,7 +89,7 @@ export async function runDevicesCommand(args: DevicesArgs, rt: Runtime): Promise
     return EXIT_CONFIG;
   }
   const nodeName = nodeNameFrom(args.nodeName, loaded.config, rt.hostname);
-  const found = await discoverForNode(loaded.config.deviceplugin, { ...args, nodeName }, rt.hostname);
+  const found = await discoverForNode({ ...loaded.config.deviceplugin, handedToDra: loaded.config.dra.resources }, { ...args, nodeName }, rt.hostname);
   for (const warning of found.warnings) rt.stderr(`warning: ${warning}\n`);
 
   if (request) {
@@ -112,6 +113,7 @@ export async function runDevicesCommand(args: DevicesArgs, rt: Runtime): Promise
       nodeName,
       resources: found.resources.map((r) => asJson(r, path.resolve(args.devicePluginDir))),
       refused: found.refused,
+      handedToDra: found.handedToDra ?? [],
       warnings: found.warnings,
     };
     rt.stdout(`${JSON.stringify(out, null, 2)}\n`);

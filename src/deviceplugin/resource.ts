@@ -73,6 +73,8 @@ export interface Discovery {
   warnings: string[];
   /** Resources that cannot be served (socket path too long, name collision): named in STATUS. */
   refused: RefusedResource[];
+  /** Resources left to the DRA driver (dra.resources), which the plugin must not advertise. */
+  handedToDra?: string[];
 }
 
 export interface RefusedResource {

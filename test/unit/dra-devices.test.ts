@@ -186,3 +186,18 @@ test("plan: another driver's slices and another node's are never touched", (t) =
   const plan = planSlices(ID, [foreign], devicesOf(1), 0);
   t.deepEqual(plan.writes.map((w) => w.op), ['create']);
 });
+
+test('the device plugin daemon is told which resources are the DRA driver\'s, and reloads keep telling it', async (t) => {
+  const { resolveDevicePluginSettings } = await import('../../src/deviceplugin/command.js');
+  const dir = await tempDir(t, 'rrn-dra-dp-');
+  const file = path.join(dir, 'config.yaml');
+  await writeFile(file, 'dra:\n  resources: [riseproject.com/runner]\n');
+  const { settings } = await resolveDevicePluginSettings({ config: file, devicePluginDir: dir } as Parameters<typeof resolveDevicePluginSettings>[0]);
+  t.deepEqual(settings.config.handedToDra, ['riseproject.com/runner']);
+  await writeFile(file, 'dra:\n  resources: []\n');
+  t.deepEqual((await settings.reloadConfig?.())?.handedToDra, []);
+  const { discover } = await import('../../src/deviceplugin/sources/index.js');
+  const found = await discover({ config: { ...settings.config, handedToDra: ['riseproject.com/runner'] }, names: { nodeName: 'n', hostName: 'n' }, devDir: dir, socketDir: dir, maintenance: false, previous: [] });
+  t.deepEqual(found.resources, []);
+  t.deepEqual(found.handedToDra, ['riseproject.com/runner']);
+});

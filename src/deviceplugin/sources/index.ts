@@ -65,7 +65,42 @@ export async function discover(input: DiscoveryInput): Promise<Discovery> {
     warnings.push(...scan.warnings, ...found.warnings);
   }
   const { resources, refused } = admit(candidates, input.socketDir);
-  return { resources, warnings, refused };
+  if (config.handedToDra === undefined || config.handedToDra.length === 0) return { resources, warnings, refused };
+  const split = splitByApi(resources, config.handedToDra);
+  for (const clash of split.clashes) warnings.push(`${clash}; the device plugin leaves it out`);
+  return { resources: split.plugin, warnings, refused, handedToDra: split.dra.map((r) => r.name) };
+}
+
+/** The host device nodes a resource gives a container. */
+function nodesOf(spec: ResourceSpec): readonly string[] {
+  return spec.grant.kind === 'deviceNodes' ? spec.grant.paths : [];
+}
+
+/**
+ * Which resources each API offers: those named in dra.resources go to the DRA driver, the rest stay
+ * with the device plugin, except one that shares a device node with a DRA resource (a /dev
+ * directory and a node inside it), which would offer that node both ways: it is a clash.
+ */
+export function splitByApi(resources: readonly ResourceSpec[], draNames: readonly string[]): { dra: ResourceSpec[]; plugin: ResourceSpec[]; clashes: string[] } {
+  const dra = resources.filter((r) => draNames.includes(r.name));
+  const byNode = new Map<string, ResourceSpec>();
+  for (const r of dra) for (const node of nodesOf(r)) if (!byNode.has(node)) byNode.set(node, r);
+  const plugin: ResourceSpec[] = [];
+  const clashes: string[] = [];
+  for (const r of resources) {
+    if (draNames.includes(r.name)) continue;
+    const shared = nodesOf(r).find((n) => byNode.has(n));
+    if (shared === undefined) {
+      plugin.push(r);
+      continue;
+    }
+    const owner = byNode.get(shared);
+    clashes.push(
+      `${shared} would be offered both through DRA (${owner?.name ?? '?'}, in dra.resources) and through the device plugin (${r.name}, ${r.origin}): ` +
+        `list ${r.name} in dra.resources as well, or narrow ${r.origin} so it leaves ${shared} out`,
+    );
+  }
+  return { dra, plugin, clashes };
 }
 
 /**

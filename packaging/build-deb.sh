@@ -65,13 +65,15 @@ build_arch() {
   find "$lib" -type f -exec chmod 0644 {} +
   # Node decides that .js files are ES modules from the nearest package.json; yargs --version reads it too.
   printf '{\n  "name": "%s",\n  "version": "%s",\n  "type": "module",\n  "private": true\n}\n' "$PKG" "$version" >"$lib/package.json"
-  install -D -m 0644 "$top/proto/deviceplugin/v1beta1/api.proto" "$lib/proto/deviceplugin/v1beta1/api.proto"
+  for proto in deviceplugin/v1beta1 pluginregistration/v1 dra/v1 dra/v1beta1; do
+    install -D -m 0644 "$top/proto/$proto/api.proto" "$lib/proto/$proto/api.proto"
+  done
   for f in "$work/native/$arch"/node-v*/notify.node; do
     install -D -m 0644 "$f" "$lib/native/sd-notify/$(basename "$(dirname "$f")")/notify.node"
   done
 
   install -m 0755 "$here/riscv-runner-node.sh" "$root/usr/bin/$PKG"
-  install -m 0644 "$top/systemd/rise-device-plugin.service" "$top/systemd/rise-node-labeller.service" "$root/usr/lib/systemd/system/"
+  install -m 0644 "$top/systemd/rise-device-plugin.service" "$top/systemd/rise-node-labeller.service" "$top/systemd/rise-dra-driver.service" "$root/usr/lib/systemd/system/"
   install -D -m 0644 "$top/systemd/kubelet.service.d/riscv-runner-node.conf" "$root/usr/lib/systemd/system/kubelet.service.d/riscv-runner-node.conf"
   install -m 0644 "$here/config.yaml" "$root/etc/$PKG/config.yaml"
   install -m 0644 "$top/systemd/k3s/k3s-agent.conf" "$root/usr/share/doc/$PKG/examples/k3s-agent.conf"
@@ -80,6 +82,8 @@ build_arch() {
   install -D -m 0644 -t "$root/usr/share/doc/$PKG/monitoring" "$top/packaging/monitoring/riscv-runner-node.rules.yml" \
     "$top/packaging/monitoring/riscv-runner-node.rules.test.yml" "$top/packaging/monitoring/riscv-runner-node.dashboard.json"
   [ -f "$top/README.md" ] && install -m 0644 "$top/README.md" "$root/usr/share/doc/$PKG/README.md"
+  install -m 0644 "$top/docs/dra.md" "$root/usr/share/doc/$PKG/dra.md"
+  install -m 0644 "$top/docs/examples/dra.yaml" "$root/usr/share/doc/$PKG/examples/dra.yaml"
   install -m 0644 "$work/copyright" "$root/usr/share/doc/$PKG/copyright"
   sed -e "s/@VERSION@/$version/" -e "s/@DATE@/$(date -R -d "@$(git -C "$top" log -1 --format=%ct 2>/dev/null || date +%s)")/" \
     -e "s/@MAINTAINER@/$MAINTAINER/" "$here/changelog.in" | gzip -9n >"$root/usr/share/doc/$PKG/changelog.gz"

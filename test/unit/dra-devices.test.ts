@@ -201,3 +201,20 @@ test('the device plugin daemon is told which resources are the DRA driver\'s, an
   t.deepEqual(found.resources, []);
   t.deepEqual(found.handedToDra, ['riseproject.com/runner']);
 });
+
+test('docs/examples/dra.yaml: v1 requests with exactly:, and every attribute its selectors read is one every device has', async (t) => {
+  const { readFile } = await import('node:fs/promises');
+  const { parseAllDocuments } = await import('yaml');
+  const text = await readFile(path.resolve(here, '../../../docs/examples/dra.yaml'), 'utf8');
+  const docs = parseAllDocuments(text).map((d) => d.toJS() as { kind: string; spec: { spec?: { devices: { requests: Array<Record<string, unknown>> } } } });
+  t.deepEqual(docs.map((d) => d.kind), ['DeviceClass', 'ResourceClaimTemplate', 'ResourceClaimTemplate', 'ResourceClaimTemplate', 'Pod']);
+  for (const d of docs.filter((x) => x.kind === 'ResourceClaimTemplate')) {
+    for (const r of d.spec.spec?.devices.requests ?? []) t.truthy(r['exactly'], 'resource.k8s.io/v1 wraps a request in exactly:');
+  }
+  const read = [...text.matchAll(/device\.attributes\["([^"]+)"\]\.(\w+)/g)];
+  t.true(read.length >= 3);
+  for (const [, domain, attribute] of read) {
+    t.is(domain, 'runner.riseproject.dev');
+    t.true(EXPECTED_KEYS.includes(attribute ?? ''), `${attribute} is published on every device`);
+  }
+});

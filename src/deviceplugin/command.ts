@@ -122,7 +122,8 @@ export async function runDevicePluginCommand(args: DevicePluginArgs, rt: Runtime
   logger.info(
     `starting device plugin: ${dp.resourceName} × ${dp.deviceCount} on ${path.join(settings.dir, dp.socketName)}` +
       `${extra.length ? `, plus ${extra.join(' and ')}` : ''}` +
-      ` (maintenance flag ${dp.maintenanceFile}, notify: ${notifier.backend})`,
+      ` (maintenance flag ${dp.maintenanceFile}, notify: ${notifier.backend})` +
+      `${dp.handedToDra?.length ? `; left to the DRA driver (dra.resources): ${dp.handedToDra.join(', ')}` : ''}`,
   );
   const stopWatchdog = startWatchdog(rt, notifier, logger);
   try {

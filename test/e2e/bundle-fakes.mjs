@@ -1,6 +1,6 @@
 // Bundles the kubelet and API server stand-ins into single files that run inside test roots
 // with the root's own nodejs (no node_modules there).
-// Usage: node test/e2e/bundle-fakes.mjs <outdir>   → <outdir>/kubelet.mjs, <outdir>/apiserver.mjs, <outdir>/proto/…
+// Usage: node test/e2e/bundle-fakes.mjs <outdir>   → <outdir>/kubelet.mjs, <outdir>/kubelet-dra.mjs, <outdir>/apiserver.mjs, <outdir>/proto/…
 import { cp, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,7 @@ const outdir = path.resolve(process.argv[2] ?? path.join(top, 'build', 'e2e', 'f
 await mkdir(outdir, { recursive: true });
 await build({
   absWorkingDir: top,
-  entryPoints: { kubelet: 'test/fakes/kubelet-main.ts', apiserver: 'test/fakes/apiserver-main.ts' },
+  entryPoints: { kubelet: 'test/fakes/kubelet-main.ts', 'kubelet-dra': 'test/fakes/kubelet-dra-main.ts', apiserver: 'test/fakes/apiserver-main.ts' },
   bundle: true,
   format: 'esm',
   platform: 'node',
@@ -23,6 +23,6 @@ await build({
   },
   logLevel: 'warning',
 });
-// The stand-in kubelet loads the Device Plugin API from proto/ beside the bundle, as the plugin does.
+// The stand-in kubelets load their APIs from proto/ beside the bundle, as the daemons do.
 await cp(path.join(top, 'proto'), path.join(outdir, 'proto'), { recursive: true });
 process.stdout.write(`fakes: ${outdir}\n`);

@@ -323,6 +323,10 @@ echo "  systemctl status rise-node-labeller: Status: $(prop rise-node-labeller.s
 # shellcheck source=test/e2e/resources.sh
 . "$here/resources.sh"
 
+# --- the DRA driver -----------------------------------------------------------------------------
+# shellcheck source=test/e2e/dra.sh
+. "$here/dra.sh"
+
 # --- upgrade ----------------------------------------------------------------------------------
 inv_plugin=$(prop rise-device-plugin.service InvocationID)
 inv_labeller=$(prop rise-node-labeller.service InvocationID)
@@ -362,6 +366,7 @@ check "purge: units and the kubelet drop-in gone" \
   C sh -c '! ls /usr/lib/systemd/system/rise-* /etc/systemd/system/*/rise-* /usr/lib/systemd/system/kubelet.service.d/riscv-runner-node.conf 2>/dev/null'
 check "purge: /etc/riscv-runner-node gone" C test ! -e /etc/riscv-runner-node
 check "purge: plugin socket gone" C test ! -e /var/lib/kubelet/device-plugins/rise-riscv-runner.sock
+check "purge: DRA driver sockets and its state gone" C test ! -e /var/lib/kubelet/plugins_registry/runner.riseproject.dev-reg.sock -a ! -e /var/lib/riscv-runner-node/dra
 check "purge: no daemon left running" C sh -c 'for p in /proc/[0-9]*; do grep -qa "riscv-runner-node/[c]li.js" "$p/cmdline" 2>/dev/null && exit 1; done; exit 0'
 
 # --- purge with the API server down -------------------------------------------------------------

@@ -46,12 +46,13 @@ check "DRA kubelet stand-in running" wait_for 10 C test -s /run/fake-dra-kubelet
 
 dra_base_config=$(C cat /etc/riscv-runner-node/config.yaml)
 printf '%s\ndra:\n  resources: [riseproject.com/runner]\n' "$dra_base_config" | C tee /etc/riscv-runner-node/config.yaml >/dev/null
-check "check-config accepts the runner through DRA" C riscv-runner-node check-config
+check "check-config accepts the runner through DRA" C sh -c "riscv-runner-node check-config >/dev/null"
 t=$(now)
 C systemctl enable --now "$DRA" >/dev/null 2>&1
 check "enabled: wanted by multi-user.target and the kubelet" \
   C test -L /etc/systemd/system/multi-user.target.wants/$DRA -a -L /etc/systemd/system/kubelet.service.wants/$DRA
 check "DRA driver active" wait_for 20 is_active "$DRA"
+is_active "$DRA" || C journalctl -q -u "$DRA" -n 20 --no-pager
 check "registered with the stand-in on v1.DRAPlugin ($(since "$t") s after start)" wait_for 20 dra_registered
 check "its ResourceSlice: runner-0 on board scw-em-rv1" wait_for 20 slices_are "runner-0:scw-em-rv1"
 echo "  systemctl status rise-dra-driver: Status: $(prop "$DRA" StatusText)"

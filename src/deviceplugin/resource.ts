@@ -103,8 +103,8 @@ export function sameDevices(a: readonly Device[], b: readonly Device[]): boolean
   );
 }
 
-/** Key order does not matter: configs and sysfs give env maps in any order. */
-function canonical(value: unknown): string {
+/** Key order does not matter: configs, sysfs and the API server give maps in any order. */
+export function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)

@@ -1,13 +1,13 @@
 // `dra-driver`: wires config, discovery, the API, the slice publisher, the claim handler and the sockets.
 import path from 'node:path';
-import { nodeNameProblem, type Config } from '../common/config.js';
+import type { Config } from '../common/config.js';
 import { ConfigError, EXIT_CONFIG } from '../common/errors.js';
-import { describeError, isLogLevel } from '../common/logger.js';
-import { loggerFor, notifierFor, startWatchdog } from '../common/daemon.js';
+import { describeError } from '../common/logger.js';
+import { notifierFor, startWatchdog } from '../common/daemon.js';
 import type { Runtime } from '../common/runtime.js';
-import { configFromFlag, pick } from '../common/settings.js';
+import { configFromFlag } from '../common/settings.js';
 import { maintenanceFlagPresent } from '../deviceplugin/devices.js';
-import { configuredNodeName, connectWith, DEFAULT_KUBECONFIG_PATHS, kubeconfigFor, loadOrReport, nodeNameFor, type KubeconfigPaths } from '../labeller/command.js';
+import { connectWith, DEFAULT_KUBECONFIG_PATHS, kubeconfigFor, nodeNameFor, startApiDaemon, type KubeconfigPaths } from '../labeller/command.js';
 import { ClaimHandler } from './claims.js';
 import { ClaimStore } from './claim-store.js';
 import type { DraDevice } from './devices.js';
@@ -34,16 +34,10 @@ export interface DraDriverArgs {
 }
 
 export async function runDraDriverCommand(args: DraDriverArgs, rt: Runtime, paths: KubeconfigPaths = DEFAULT_KUBECONFIG_PATHS): Promise<number> {
-  let config = await loadOrReport(args.config, rt);
-  if (config === undefined) return EXIT_CONFIG;
-  const level = pick(args.logLevel, config.logLevel);
-  const logger = loggerFor(rt, isLogLevel(level) ? level : 'info');
-  const configured = configuredNodeName(args.nodeName, config);
-  const problem = configured === undefined ? undefined : nodeNameProblem(configured);
-  if (configured !== undefined && problem) {
-    logger.error(`node name '${configured}' ${problem}; set --node-name, NODE_NAME or nodeName in the config`);
-    return EXIT_CONFIG;
-  }
+  const started = await startApiDaemon(args, rt);
+  if (typeof started === 'number') return started;
+  const { logger, configured } = started;
+  let config: Config = started.config;
   const driver = config.dra.driverName;
   const notifier = notifierFor(rt, logger);
   const stopWatchdog = startWatchdog(rt, notifier, logger);
@@ -101,7 +95,7 @@ export async function runDraDriverCommand(args: DraDriverArgs, rt: Runtime, path
     let maintenance = await maintenanceFlagPresent(config.deviceplugin.maintenanceFile);
     const rediscover = async (why: string): Promise<void> => {
       const found = await discoverDra({
-        config: config as Config,
+        config,
         root: args.root,
         devDir: path.resolve(args.devDir ?? path.join(args.root, 'dev')),
         devicePluginDir: args.devicePluginDir,

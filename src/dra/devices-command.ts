@@ -1,8 +1,9 @@
 // `riscv-runner-node dra-devices`: the DRA devices and attributes this node would publish, with no cluster.
 import path from 'node:path';
-import { ConfigError, EXIT_CONFIG } from '../common/errors.js';
+import { EXIT_CONFIG } from '../common/errors.js';
 import type { Runtime } from '../common/runtime.js';
-import { configFromFlag, nodeNameFrom } from '../common/settings.js';
+import { nodeNameFrom } from '../common/settings.js';
+import { loadOrReport } from '../labeller/command.js';
 import { maintenanceFlagPresent } from '../deviceplugin/devices.js';
 import type { DraDevice } from './devices.js';
 import { discoverDra } from './discovery.js';
@@ -23,17 +24,8 @@ function attributeText(device: DraDevice): string {
 }
 
 export async function runDraDevicesCommand(args: DraDevicesArgs, rt: Runtime): Promise<number> {
-  let loaded;
-  try {
-    loaded = await configFromFlag(args.config);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      rt.stderr(`${err.message}\n`);
-      return EXIT_CONFIG;
-    }
-    throw err;
-  }
-  const { config } = loaded;
+  const config = await loadOrReport(args.config, rt);
+  if (config === undefined) return EXIT_CONFIG;
   const nodeName = nodeNameFrom(args.nodeName, config, rt.hostname);
   const found = await discoverDra({
     config,

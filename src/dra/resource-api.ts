@@ -4,7 +4,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Clock } from '../common/clock.js';
 import { kubeRequest, kubeWatch, type WatchType } from '../common/kube-http.js';
 import { credentialsNodeOf, deadline, loadKubeconfig } from '../labeller/client-node-api.js';
-import { NodeApiError } from '../labeller/node-api.js';
+import { NodeApiError, unlessNotFound } from '../labeller/node-api.js';
 import type { Slice } from './slices.js';
 
 export { NodeApiError };
@@ -69,14 +69,6 @@ export function kubeResourceApi(options: KubeResourceApiOptions): ResourceApi {
   let kc: KubeConfig = loadKubeconfig(options.kubeconfigFile);
   const call = <T>(signal: AbortSignal, request: Omit<Parameters<typeof kubeRequest>[1], 'signal'>): Promise<T> =>
     withDeadline(options.clock, options.requestTimeoutMs, signal, (s) => kubeRequest<T>(kc, { ...request, signal: s }));
-  const orUndefined = async <T>(p: Promise<T>): Promise<T | undefined> => {
-    try {
-      return await p;
-    } catch (err) {
-      if (err instanceof NodeApiError && err.status === 404) return undefined;
-      throw err;
-    }
-  };
   return {
     get server() {
       return kc.getCurrentCluster()?.server ?? '';
@@ -88,7 +80,7 @@ export function kubeResourceApi(options: KubeResourceApiOptions): ResourceApi {
       kc = loadKubeconfig(options.kubeconfigFile);
     },
     async nodeUid(name, signal) {
-      const node = await orUndefined(call<{ metadata?: { uid?: string } }>(signal, { method: 'GET', path: `/api/v1/nodes/${encodeURIComponent(name)}` }));
+      const node = await unlessNotFound(call<{ metadata?: { uid?: string } }>(signal, { method: 'GET', path: `/api/v1/nodes/${encodeURIComponent(name)}` }));
       return node?.metadata?.uid;
     },
     async listSlices(fieldSelector, signal) {
@@ -105,10 +97,10 @@ export function kubeResourceApi(options: KubeResourceApiOptions): ResourceApi {
       return call<Slice>(signal, { method: 'PUT', path: `${SLICES}/${encodeURIComponent(name)}`, body: slice });
     },
     async deleteSlice(name, signal) {
-      await orUndefined(call<unknown>(signal, { method: 'DELETE', path: `${SLICES}/${encodeURIComponent(name)}` }));
+      await unlessNotFound(call<unknown>(signal, { method: 'DELETE', path: `${SLICES}/${encodeURIComponent(name)}` }));
     },
     getClaim(namespace, name, signal) {
-      return orUndefined(call<ClaimView>(signal, { method: 'GET', path: `/apis/resource.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/resourceclaims/${encodeURIComponent(name)}` }));
+      return unlessNotFound(call<ClaimView>(signal, { method: 'GET', path: `/apis/resource.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/resourceclaims/${encodeURIComponent(name)}` }));
     },
   };
 }

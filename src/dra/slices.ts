@@ -1,4 +1,5 @@
 // ResourceSlices of this node's pool, as plain data, and what to write to make the stored ones match.
+import { canonical } from '../deviceplugin/resource.js';
 import type { DraDevice } from './devices.js';
 
 /** resource.k8s.io/v1 ResourceSliceMaxDevices. */
@@ -55,18 +56,6 @@ export function sliceFor(id: PoolIdentity, devices: SliceDevice[], generation: n
     },
     spec: { driver: id.driver, nodeName: id.nodeName, pool: { name: id.nodeName, generation, resourceSliceCount: count }, devices },
   };
-}
-
-/** A canonical text of what a slice publishes, so key order in the API's answer does not matter. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 export function sameDevicesIn(stored: Slice, devices: readonly SliceDevice[]): boolean {

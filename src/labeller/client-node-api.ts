@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Node } from '@kubernetes/client-node';
 import type { Clock } from '../common/clock.js';
 import { kubeWatch, parseStatus, transportError } from '../common/kube-http.js';
-import { NodeApiError, type NodeApi, type WatchEvent } from './node-api.js';
+import { NodeApiError, unlessNotFound, type NodeApi, type WatchEvent } from './node-api.js';
 import { nodeOfCertificate } from './node-identity.js';
 import type { NodeView } from './reconcile.js';
 
@@ -130,12 +130,8 @@ export function clientNodeApi(options: ClientNodeApiOptions): NodeApi {
       core = kc.makeApiClient(CoreV1Api);
     },
     async get(name, signal) {
-      try {
-        return nodeView(await call(signal, (s) => core.readNode({ name }, withSignal(s, undefined))));
-      } catch (err) {
-        if (err instanceof NodeApiError && err.status === 404) return undefined;
-        throw err;
-      }
+      const node = await unlessNotFound(call(signal, (s) => core.readNode({ name }, withSignal(s, undefined))));
+      return node === undefined ? undefined : nodeView(node);
     },
     async patch(name, patch, signal) {
       const opts = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);

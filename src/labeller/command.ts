@@ -132,11 +132,14 @@ export function nodeNameFor(configured: string | undefined, api: Pick<NodeApi, '
   return choice.name;
 }
 
-export async function runNodeLabellerCommand(
-  args: NodeLabellerArgs,
+/**
+ * What a daemon that talks to the API server starts from: its config, its logger and the node name
+ * configured (if any), or EXIT_CONFIG after saying what is wrong.
+ */
+export async function startApiDaemon(
+  args: { config: string | undefined; logLevel: string | undefined; nodeName: string | undefined },
   rt: Runtime,
-  paths: KubeconfigPaths = DEFAULT_KUBECONFIG_PATHS,
-): Promise<number> {
+): Promise<{ config: Config; logger: Logger; configured: string | undefined } | number> {
   const config = await loadOrReport(args.config, rt);
   if (config === undefined) return EXIT_CONFIG;
   const level = pick(args.logLevel, config.logLevel);
@@ -147,6 +150,17 @@ export async function runNodeLabellerCommand(
     logger.error(`node name '${configured}' ${problem}; set --node-name, NODE_NAME or nodeName in the config`);
     return EXIT_CONFIG;
   }
+  return { config, logger, configured };
+}
+
+export async function runNodeLabellerCommand(
+  args: NodeLabellerArgs,
+  rt: Runtime,
+  paths: KubeconfigPaths = DEFAULT_KUBECONFIG_PATHS,
+): Promise<number> {
+  const started = await startApiDaemon(args, rt);
+  if (typeof started === 'number') return started;
+  const { config, logger, configured } = started;
   // Named in messages until the credentials, once loaded, may name the Node themselves.
   const provisional = configured ?? rt.hostname.toLowerCase();
   const notifier = notifierFor(rt, logger);

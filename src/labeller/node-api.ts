@@ -15,6 +15,16 @@ export class NodeApiError extends Error {
   }
 }
 
+/** The answer, or undefined when the API server says 404 Not Found. */
+export async function unlessNotFound<T>(request: Promise<T>): Promise<T | undefined> {
+  try {
+    return await request;
+  } catch (err) {
+    if (err instanceof NodeApiError && err.status === 404) return undefined;
+    throw err;
+  }
+}
+
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
 
 export interface WatchEvent {

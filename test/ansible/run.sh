@@ -535,6 +535,26 @@ check "riscv_runner_node_maintenance: false removes the flag" no_maintenance_fla
 check "... without restarting either service" test "$(ids)" = "$b"
 check "... and the devices are Healthy again" wait_for 20 devices_are 2 Healthy || standin_state
 
+# --- 5b. DRA: the driver on where chosen, the device plugin lets the runner go; off again ---------
+
+dra_is() {
+  [ "$(node systemctl is-enabled rise-dra-driver.service)/$(node systemctl is-active rise-dra-driver.service)" = "$1" ]
+}
+check "the package leaves rise-dra-driver disabled" dra_is disabled/inactive
+write_vars "$work/dra-on.yml" "$other_token" "riscv_runner_node_device_count: 2" "riscv_runner_node_rediscover_seconds: 600" \
+  "riscv_runner_node_log_level: debug" "riscv_runner_node_dra: true"
+b=$(dp_process)
+playbook dra-on "$work/dra-on.yml" || show_log
+check "riscv_runner_node_dra: true enables and starts rise-dra-driver" dra_is enabled/active
+check "... config.yaml gives the runner to DRA" config_has 'resources:' '    - "riseproject.com/runner"'
+check "... rise-device-plugin reloaded (same process) and lets the runner go" test "$(dp_process)" = "$b"
+check "... the kubelet stand-in sees no runner device any more" wait_for 20 devices_are 0 Healthy || standin_state
+playbook dra-on-again "$work/dra-on.yml" || show_log
+check "a second run with it reports changed=0" test "$(recap_changed)" = 0
+playbook dra-off "$current" || show_log
+check "riscv_runner_node_dra: false stops and disables rise-dra-driver" dra_is disabled/inactive
+check "... and the device plugin serves the runner again" wait_for 20 devices_are 2 Healthy || standin_state
+
 # --- 6. k3s: the services follow another kubelet unit -------------------------------------------
 
 # A unit named like k3s's agent; the kubelet stand-in stays in kubelet.service.

@@ -83,7 +83,7 @@ build_arch() {
     "$top/packaging/monitoring/riscv-runner-node.rules.test.yml" "$top/packaging/monitoring/riscv-runner-node.dashboard.json"
   [ -f "$top/README.md" ] && install -m 0644 "$top/README.md" "$root/usr/share/doc/$PKG/README.md"
   install -m 0644 "$top/docs/dra.md" "$root/usr/share/doc/$PKG/dra.md"
-  install -m 0644 "$top/docs/examples/dra.yaml" "$root/usr/share/doc/$PKG/examples/dra.yaml"
+  install -m 0644 "$top/docs/examples/dra.yaml" "$top/docs/examples/dra-runner-pod.yaml" "$root/usr/share/doc/$PKG/examples/"
   install -m 0644 "$work/copyright" "$root/usr/share/doc/$PKG/copyright"
   sed -e "s/@VERSION@/$version/" -e "s/@DATE@/$(date -R -d "@$(git -C "$top" log -1 --format=%ct 2>/dev/null || date +%s)")/" \
     -e "s/@MAINTAINER@/$MAINTAINER/" "$here/changelog.in" | gzip -9n >"$root/usr/share/doc/$PKG/changelog.gz"

@@ -206,8 +206,14 @@ test('docs/examples/dra.yaml: v1 requests with exactly:, and every attribute its
   const { readFile } = await import('node:fs/promises');
   const { parseAllDocuments } = await import('yaml');
   const text = await readFile(path.resolve(here, '../../../docs/examples/dra.yaml'), 'utf8');
-  const docs = parseAllDocuments(text).map((d) => d.toJS() as { kind: string; spec: { spec?: { devices: { requests: Array<Record<string, unknown>> } } } });
-  t.deepEqual(docs.map((d) => d.kind), ['DeviceClass', 'ResourceClaimTemplate', 'ResourceClaimTemplate', 'ResourceClaimTemplate', 'Pod']);
+  const docs = parseAllDocuments(text).map((d) => d.toJS() as { kind: string; metadata: { name: string }; spec: { spec?: { devices: { requests: Array<Record<string, unknown>> } } } });
+  t.deepEqual(docs.map((d) => d.kind), ['DeviceClass', 'ResourceClaimTemplate', 'ResourceClaimTemplate', 'ResourceClaimTemplate']);
+  const pod = parseAllDocuments(await readFile(path.resolve(here, '../../../docs/examples/dra-runner-pod.yaml'), 'utf8'))[0]?.toJS() as {
+    spec: { resourceClaims: Array<{ name: string; resourceClaimTemplateName: string }>; containers: Array<{ resources: { claims: Array<{ name: string }> } }> };
+  };
+  const claim = pod.spec.resourceClaims[0];
+  t.true(docs.some((d) => d.metadata.name === claim?.resourceClaimTemplateName), 'the pod uses a template of dra.yaml');
+  t.is(pod.spec.containers[0]?.resources.claims[0]?.name, claim?.name, 'its container lists the claim');
   for (const d of docs.filter((x) => x.kind === 'ResourceClaimTemplate')) {
     for (const r of d.spec.spec?.devices.requests ?? []) t.truthy(r['exactly'], 'resource.k8s.io/v1 wraps a request in exactly:');
   }

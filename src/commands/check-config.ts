@@ -1,6 +1,7 @@
 // `riscv-runner-node check-config [file]`: validate a config file before a daemon trips over it.
 import { DEFAULT_CONFIG_FILE, loadConfigFile, type Config } from '../common/config.js';
 import { discover, splitByApi } from '../deviceplugin/sources/index.js';
+import { pciResourceName } from '../deviceplugin/sources/pci.js';
 import { ConfigError, EXIT_CONFIG } from '../common/errors.js';
 import type { Runtime } from '../common/runtime.js';
 import { stringify } from 'yaml';
@@ -25,13 +26,16 @@ export async function apiProblems(config: Config, args: CheckConfigArgs): Promis
   const dp = config.deviceplugin;
   const problems: string[] = [];
   const virtualNames = new Set((dp.virtual?.deviceMapping ?? []).flatMap((m) => m.devices.map((d) => d.resourceName)));
+  const pciNames = new Set((dp.pci?.resources ?? []).map(pciResourceName));
   for (const name of dra) {
-    const known = name === dp.resourceName || virtualNames.has(name) || (dp.dev !== undefined && name.startsWith(`${dp.dev.prefix}/`));
+    const known = name === dp.resourceName || virtualNames.has(name) || pciNames.has(name) || (dp.dev !== undefined && name.startsWith(`${dp.dev.prefix}/`));
     if (!known) {
-      problems.push(`dra.resources: ${name} is not a resource this config serves (the runner is ${dp.resourceName}${virtualNames.size ? `, virtual: ${[...virtualNames].join(', ')}` : ''}${dp.dev ? `, /dev entries: ${dp.dev.prefix}/…` : ''}); fix the name`);
+      const kinds = [`the runner is ${dp.resourceName}`, virtualNames.size ? `virtual: ${[...virtualNames].join(', ')}` : '', pciNames.size ? `PCI pools: ${[...pciNames].join(', ')}` : '', dp.dev ? `/dev entries: ${dp.dev.prefix}/…` : ''];
+      problems.push(`dra.resources: ${name} is not a resource this config serves (${kinds.filter(Boolean).join(', ')}); fix the name`);
     }
   }
-  if (args.devDir !== undefined && dp.dev !== undefined) {
+  // Only /dev entries and PCI functions carry device nodes two resources could share.
+  if (args.devDir !== undefined && (dp.dev !== undefined || dp.pci !== undefined)) {
     const found = await discover({
       config: dp,
       names: { nodeName: args.nodeName ?? '', hostName: args.hostName ?? '' },

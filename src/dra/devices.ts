@@ -77,6 +77,13 @@ export function deviceName(spec: Pick<ResourceSpec, 'kind' | 'name'>, id: string
   return name;
 }
 
+/** The host device nodes one device of a resource gives a container (a /dev entry's, a PCI function's). */
+export function deviceNodesOf(spec: ResourceSpec, id: string): string[] {
+  if (spec.grant.kind === 'deviceNodes') return [...spec.grant.paths];
+  if (spec.grant.kind === 'pci') return [...(spec.grant.devices[id]?.nodes ?? [])];
+  return [];
+}
+
 export interface DraDevicesResult {
   devices: DraDevice[];
   warnings: string[];
@@ -115,7 +122,7 @@ export function draDevices(resources: readonly ResourceSpec[], draResources: rea
         id: d.ID,
         attributes: { ...board, resource: { string: spec.name } },
         capacity,
-        deviceNodes: spec.grant.kind === 'deviceNodes' ? [...spec.grant.paths] : [],
+        deviceNodes: deviceNodesOf(spec, d.ID),
       });
     }
   }

@@ -55,6 +55,8 @@ export async function discoverDra(input: DraDiscoveryInput): Promise<DraDiscover
     config: config.deviceplugin,
     names: { nodeName: input.nodeName, hostName: input.hostName },
     devDir: input.devDir,
+    pciDir: path.join(input.root, 'sys', 'bus', 'pci', 'devices'),
+    routeFile: path.join(input.root, 'proc', 'net', 'route'),
     socketDir: input.devicePluginDir,
     maintenance: input.maintenance,
     previous: [],

@@ -71,9 +71,11 @@ export async function discover(input: DiscoveryInput): Promise<Discovery> {
   return { resources: split.plugin, warnings, refused, handedToDra: split.dra.map((r) => r.name) };
 }
 
-/** The host device nodes a resource gives a container. */
+/** The host device nodes a resource gives its containers: a /dev entry's, every function's of a PCI pool. */
 function nodesOf(spec: ResourceSpec): readonly string[] {
-  return spec.grant.kind === 'deviceNodes' ? spec.grant.paths : [];
+  if (spec.grant.kind === 'deviceNodes') return spec.grant.paths;
+  if (spec.grant.kind === 'pci') return Object.values(spec.grant.devices).flatMap((d) => d.nodes);
+  return [];
 }
 
 /**

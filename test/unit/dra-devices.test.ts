@@ -224,3 +224,19 @@ test('docs/examples/dra.yaml: v1 requests with exactly:, and every attribute its
     t.true(EXPECTED_KEYS.includes(attribute ?? ''), `${attribute} is published on every device`);
   }
 });
+
+test("a PCI pool's function gives its own device nodes to its DRA device, and they count for a clash with the device plugin", async (t) => {
+  const { splitByApi } = await import('../../src/deviceplugin/sources/index.js');
+  const grant = (nodes: string[]) => ({ fn: {} as never, nodes, info: {} });
+  const pool = {
+    kind: 'pci' as const, name: 'intel.com/vfio_pool', socketName: 's', origin: 'deviceplugin.pci.resourceList[0]',
+    devices: [{ ID: '0000:01:00.0', health: 'Healthy' as const }, { ID: '0000:01:00.1', health: 'Healthy' as const }],
+    grant: { kind: 'pci' as const, envName: 'PCIDEVICE_INTEL_COM_VFIO_POOL', devices: { '0000:01:00.0': grant(['/dev/vfio/7']), '0000:01:00.1': grant(['/dev/vfio/8']) }, cdiKind: undefined, allowCrossNuma: true },
+  };
+  const found = draDevices([pool], ['intel.com/vfio_pool'], { labels: {}, memoryKiB: 1 });
+  t.deepEqual(found.devices.map((d) => [d.name, d.deviceNodes]), [['vfio-pool-0000-01-00-0', ['/dev/vfio/7']], ['vfio-pool-0000-01-00-1', ['/dev/vfio/8']]]);
+  const vfioDir = { kind: 'dev' as const, name: 'smarter-devices/vfio', socketName: 'v', origin: 'deviceplugin.dev.devices[0]', devices: [{ ID: '0', health: 'Healthy' as const }], grant: { kind: 'deviceNodes' as const, paths: ['/dev/vfio/7', '/dev/vfio/8'] } };
+  const split = splitByApi([pool, vfioDir], ['intel.com/vfio_pool']);
+  t.deepEqual(split.plugin, []);
+  t.regex(split.clashes[0] ?? '', /\/dev\/vfio\/7 would be offered both through DRA \(intel\.com\/vfio_pool/);
+});

@@ -1,5 +1,6 @@
 // The configuration file: every key optional, defaults documented here, every error naming file and key.
 import { readFile } from 'node:fs/promises';
+import { isIPv4, isIPv6 } from 'node:net';
 import { parseDocument } from 'yaml';
 import { ConfigError } from './errors.js';
 import { isLogLevel, type LogLevel } from './logger.js';
@@ -31,7 +32,23 @@ export interface DevicePluginConfig {
    * DRA driver's, so the plugin leaves them out, and any resource sharing a device node with them.
    */
   handedToDra?: readonly string[];
+  /** Prometheus metrics and /healthz (deviceplugin.metrics); undefined: off. Read at start only. */
+  metrics: MetricsConfig | undefined;
 }
+
+/** Where a daemon's metrics go (deviceplugin.metrics, labeller.metrics); at least one is set. */
+export interface MetricsConfig {
+  /** `127.0.0.1:PORT`, `[::1]:PORT` or `unix:/absolute/path.sock`: serves /metrics and /healthz. */
+  listen: string | undefined;
+  /** A node_exporter textfile-collector file (`*.prom`), rewritten when a value changes. */
+  textfile: string | undefined;
+}
+
+/** A validated `listen` value, as the metrics server binds it. */
+export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+
+/** The longest path a unix socket may have (sun_path holds 108 bytes with the NUL). */
+export const MAX_UNIX_SOCKET_PATH = 107;
 
 /** One device of a spookd mapping: a resource name, an instance ID, and the env it gives. */
 export interface VirtualDevice {
@@ -106,6 +123,8 @@ export interface LabellerConfig {
   rediscoverSeconds: number;
   /** Kubeconfig to use instead of the kubelet's own. */
   kubeconfig: string | undefined;
+  /** Prometheus metrics and /healthz (labeller.metrics); undefined: off. */
+  metrics: MetricsConfig | undefined;
 }
 
 /**
@@ -144,6 +163,7 @@ export function defaultConfig(): Config {
       virtual: undefined,
       dev: undefined,
       pci: undefined,
+      metrics: undefined,
     },
     labeller: {
       boardNames: 'original',
@@ -153,6 +173,7 @@ export function defaultConfig(): Config {
       nfdFeaturesFile: undefined,
       rediscoverSeconds: 300,
       kubeconfig: undefined,
+      metrics: undefined,
     },
     dra: { driverName: DEFAULT_DRA_DRIVER, resources: [] },
   };
@@ -317,8 +338,9 @@ function stringMap(obj: Obj, key: string, path: string, problems: string[]): Rec
 
 const TOP_KEYS = ['logLevel', 'nodeName', 'deviceplugin', 'labeller', 'dra'] as const;
 const DRA_KEYS = ['driverName', 'resources'] as const;
-const DP_KEYS = ['resourceName', 'deviceCount', 'socketName', 'maintenanceFile', 'allocateEnv', 'virtual', 'dev', 'pci'] as const;
-const LB_KEYS = ['boardNames', 'boardMap', 'labels', 'devicetreeNodes', 'nfdFeaturesFile', 'rediscoverSeconds', 'kubeconfig'] as const;
+const DP_KEYS = ['resourceName', 'deviceCount', 'socketName', 'maintenanceFile', 'allocateEnv', 'virtual', 'dev', 'pci', 'metrics'] as const;
+const LB_KEYS = ['boardNames', 'boardMap', 'labels', 'devicetreeNodes', 'nfdFeaturesFile', 'rediscoverSeconds', 'kubeconfig', 'metrics'] as const;
+const METRICS_KEYS = ['listen', 'textfile'] as const;
 const FAMILY_KEYS = ['board', 'isa', 'harts', 'uarch', 'devicetree', 'cpu'] as const;
 
 function readConfig(raw: unknown, problems: string[], included: IncludedFiles): Config {
@@ -376,6 +398,7 @@ function readConfig(raw: unknown, problems: string[], included: IncludedFiles): 
   config.deviceplugin.virtual = readVirtualSection(dp['virtual'], included, problems);
   config.deviceplugin.dev = readDevSection(dp['dev'], included, problems);
   config.deviceplugin.pci = readPciSection(dp['pci'], included, problems);
+  config.deviceplugin.metrics = readMetricsSection(dp, 'deviceplugin.metrics', 'rise-device-plugin', problems);
 
   const lb = section(raw, 'labeller', 'labeller', problems);
   unknownKeys(lb, LB_KEYS, 'labeller.', problems);
@@ -429,6 +452,7 @@ function readConfig(raw: unknown, problems: string[], included: IncludedFiles): 
     if (!kubeconfig.startsWith('/')) problems.push(`labeller.kubeconfig ${show(kubeconfig)} must be an absolute path`);
     else config.labeller.kubeconfig = kubeconfig;
   }
+  config.labeller.metrics = readMetricsSection(lb, 'labeller.metrics', 'rise-node-labeller', problems);
   readDraSection(section(raw, 'dra', 'dra', problems), config.dra, problems);
   return config;
 }
@@ -462,6 +486,71 @@ export function draDriverNameProblem(value: string): string | undefined {
   if (value.length > 63 || !isDnsSubdomain(value)) {
     return 'is not a valid DRA driver name: a lowercase DNS subdomain of at most 63 characters, e.g. runner.riseproject.dev';
   }
+  return undefined;
+}
+
+/** deviceplugin.metrics or labeller.metrics: absent or null is off; present, it must say where. */
+function readMetricsSection(parent: Obj, path: string, daemon: string, problems: string[]): MetricsConfig | undefined {
+  if (parent['metrics'] === undefined || parent['metrics'] === null) return undefined;
+  const raw = section(parent, 'metrics', path, problems);
+  unknownKeys(raw, METRICS_KEYS, `${path}.`, problems);
+  const metrics: MetricsConfig = { listen: undefined, textfile: undefined };
+  const listen = str(raw, 'listen', `${path}.listen`, problems);
+  if (listen !== undefined) {
+    const problem = listenProblem(listen, daemon);
+    if (problem) problems.push(`${path}.listen ${show(listen)} ${problem}`);
+    else metrics.listen = listen;
+  }
+  const textfile = str(raw, 'textfile', `${path}.textfile`, problems);
+  if (textfile !== undefined) {
+    const problem = textfileProblem(textfile, daemon);
+    if (problem) problems.push(`${path}.textfile ${show(textfile)} ${problem}`);
+    else metrics.textfile = textfile;
+  }
+  if (isObj(parent['metrics']) && listen === undefined && textfile === undefined) {
+    problems.push(
+      `${path} needs listen (e.g. 127.0.0.1:PORT or unix:/run/riscv-runner-node/${daemon}/metrics.sock) or textfile (e.g. /var/lib/prometheus/node-exporter/${daemon}.prom); remove the key to turn metrics off`,
+    );
+  }
+  return metrics.listen === undefined && metrics.textfile === undefined ? undefined : metrics;
+}
+
+/**
+ * Reads a `listen` value: an IP literal and port (never a host name, so no lookup at start and no
+ * surprise about which address was bound), or `unix:` and an absolute socket path.
+ */
+export function parseListen(value: string): ListenAddress | undefined {
+  if (value.startsWith('unix:')) {
+    const file = value.slice('unix:'.length);
+    return file.startsWith('/') && !file.endsWith('/') && Buffer.byteLength(file) <= MAX_UNIX_SOCKET_PATH ? { kind: 'unix', path: file } : undefined;
+  }
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):(\d{1,5})$/.exec(value);
+  if (!m) return undefined;
+  const host = m[1] ?? m[2] ?? '';
+  const port = Number(m[3]);
+  if (m[1] !== undefined ? !isIPv6(host) : !isIPv4(host)) return undefined;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return undefined;
+  return { kind: 'tcp', host, port };
+}
+
+/** Why a metrics.listen value is unusable, or undefined. */
+export function listenProblem(value: string, daemon: string): string | undefined {
+  if (parseListen(value) !== undefined) return undefined;
+  if (value.startsWith('unix:')) {
+    const file = value.slice('unix:'.length);
+    if (!file.startsWith('/')) return `must name an absolute socket path after unix:, e.g. unix:/run/riscv-runner-node/${daemon}/metrics.sock`;
+    if (Buffer.byteLength(file) > MAX_UNIX_SOCKET_PATH) return `names a socket path longer than ${MAX_UNIX_SOCKET_PATH} bytes, the limit of a unix socket path`;
+    return 'must name a socket file, not a directory';
+  }
+  const port = /:(\d+)$/.exec(value)?.[1];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return 'has a port outside 1-65535';
+  return `must be IP:PORT (127.0.0.1:9465, [::1]:9465; an IP address, not a host name) or unix:/run/riscv-runner-node/${daemon}/metrics.sock`;
+}
+
+/** Why a metrics.textfile value is unusable, or undefined: node_exporter reads only *.prom files. */
+export function textfileProblem(value: string, daemon: string): string | undefined {
+  if (!value.startsWith('/')) return `must be an absolute path, e.g. /var/lib/prometheus/node-exporter/${daemon}.prom`;
+  if (!/[^/]\.prom$/.test(value)) return `must end in .prom, the only files node_exporter's textfile collector reads, e.g. /var/lib/prometheus/node-exporter/${daemon}.prom`;
   return undefined;
 }
 

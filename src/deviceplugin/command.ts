@@ -3,11 +3,13 @@ import path from 'node:path';
 import { deviceCountProblem, socketNameProblem, type Config, type DevicePluginConfig } from '../common/config.js';
 import { loggerFor, notifierFor, startWatchdog } from '../common/daemon.js';
 import { ConfigError, EXIT_CONFIG } from '../common/errors.js';
+import { LateMetrics } from '../common/late-metrics.js';
 import { extendedResourceNameProblem } from '../common/labels.js';
-import { isLogLevel } from '../common/logger.js';
+import { isLogLevel, type Logger } from '../common/logger.js';
 import type { Runtime } from '../common/runtime.js';
 import { configFromFlag, nodeNameFrom, pick } from '../common/settings.js';
-import { DEFAULT_DEV_RESCAN_MS, DEFAULT_RECHECK_MS, startDevicePlugin, type DevicePluginSettings } from './daemon.js';
+import { DEFAULT_DEV_RESCAN_MS, DEFAULT_RECHECK_MS, startDevicePlugin, type DevicePluginSettings, type RunningDevicePlugin } from './daemon.js';
+import { noDevicePluginMetrics, type DevicePluginMetrics } from './metrics.js';
 import { MAX_SOCKET_PATH } from './sources/index.js';
 
 export interface DevicePluginArgs {
@@ -111,9 +113,11 @@ export async function runDevicePluginCommand(args: DevicePluginArgs, rt: Runtime
   }
   const level = isLogLevel(resolved.logLevel) ? resolved.logLevel : 'info';
   const logger = loggerFor(rt, level);
-  const notifier = notifierFor(rt, logger);
   const { settings } = resolved;
   const dp = settings.config;
+  let plugin: RunningDevicePlugin | undefined;
+  const metrics = devicePluginMetricsFor(settings, () => plugin, logger);
+  const notifier = metrics ? metrics.startingOnReady(notifierFor(rt, logger)) : notifierFor(rt, logger);
   const extra = [
     dp.virtual ? 'virtual devices' : '',
     dp.dev ? `/dev entries listed in ${settings.devDir}` : '',
@@ -127,15 +131,43 @@ export async function runDevicePluginCommand(args: DevicePluginArgs, rt: Runtime
   );
   const stopWatchdog = startWatchdog(rt, notifier, logger);
   try {
-    const plugin = await startDevicePlugin(
+    plugin = await startDevicePlugin(
       settings,
-      { clock: rt.clock, logger, notifier, monotonicUsec: rt.monotonicUsec, onReload: rt.onReload },
+      {
+        clock: rt.clock,
+        logger,
+        notifier,
+        monotonicUsec: rt.monotonicUsec,
+        onReload: rt.onReload,
+        ...(metrics ? { metrics: metrics.recorder, statusNote: metrics.note } : {}),
+      },
       rt.signal,
     );
+    // A kubelet that is absent or refuses: the metrics (and /healthz) say so without READY.
+    metrics?.startAfter(METRICS_FALLBACK_MS);
     await plugin.done;
   } finally {
     stopWatchdog();
+    await metrics?.close();
   }
   logger.info('stopped');
   return 0;
+}
+
+/** Metrics start at READY, or this long after start when READY is slow to come. */
+export const METRICS_FALLBACK_MS = 1000;
+
+/**
+ * The recorder for deviceplugin.metrics, or undefined when it is off (prom-client is then never
+ * loaded). It is loaded after READY: registering first keeps a start as fast as without metrics.
+ */
+export function devicePluginMetricsFor(
+  settings: DevicePluginSettings,
+  plugin: () => RunningDevicePlugin | undefined,
+  logger: Logger,
+): LateMetrics<DevicePluginMetrics> | undefined {
+  const config = settings.config.metrics;
+  if (config === undefined) return undefined;
+  const health = (): { ok: boolean; reason: string } => plugin()?.health() ?? { ok: false, reason: 'starting' };
+  return new LateMetrics(noDevicePluginMetrics, async () => (await import('./prom-metrics.js')).loadDevicePluginMetrics(config, health, logger), logger);
 }

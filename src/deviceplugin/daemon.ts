@@ -12,6 +12,7 @@ import { CdiSpecs, DEFAULT_CDI_DIR } from './cdi.js';
 import { maintenanceFlagPresent } from './devices.js';
 import { KubeletWatch } from './kubelet-watch.js';
 import { ResourceManager } from './manager.js';
+import { noDevicePluginMetrics, type DevicePluginMetrics } from './metrics.js';
 import type { Discovery, ResourceSpec } from './resource.js';
 import { discover } from './sources/index.js';
 import type { NodeNames } from './sources/types.js';
@@ -60,6 +61,24 @@ export interface DevicePluginDeps {
   monotonicUsec?: () => bigint;
   /** Subscribes to reload requests (SIGHUP); returns the unsubscribe function. */
   onReload?: (listener: () => void) => () => void;
+  /** Where registrations, devices, allocations and reloads are counted; nowhere when absent. */
+  metrics?: DevicePluginMetrics;
+  /** A trouble of the metrics outputs (listen failed, textfile not writable), shown in STATUS. */
+  statusNote?: StatusNote;
+}
+
+/** A line another part of the daemon adds to STATUS, and how it says the line changed. */
+export interface StatusNote {
+  text(): string | undefined;
+  /** Returns the unsubscribe function. */
+  onChange(listener: () => void): () => void;
+}
+
+/** What /healthz answers: healthy when every resource served is registered with the kubelet. */
+export interface Health {
+  ok: boolean;
+  /** The status line, as STATUS says it. */
+  reason: string;
 }
 
 export interface RunningDevicePlugin {
@@ -72,6 +91,7 @@ export interface RunningDevicePlugin {
   rediscover: () => Promise<void>;
   /** Discovery passes so far, and how the last reload went. */
   stats: () => { passes: number; reloads: number; reloadError: string | undefined };
+  health: () => Health;
 }
 
 /** What a pass must do beyond discovery: re-read the config, and tell systemd of a reload. */
@@ -96,9 +116,11 @@ export async function startDevicePlugin(
   signal: AbortSignal,
 ): Promise<RunningDevicePlugin> {
   const { logger, notifier } = deps;
+  const metrics = deps.metrics ?? noDevicePluginMetrics;
   let config = settings.config;
   let maintenance = await maintenanceFlagPresent(config.maintenanceFile);
   if (maintenance) logger.warn(`maintenance flag ${config.maintenanceFile} is present: runner devices start Unhealthy`);
+  metrics.maintenance(maintenance);
   let last: Discovery = { resources: [], warnings: [], refused: [] };
   let reloadError: string | undefined;
   let stopping = false;
@@ -106,16 +128,17 @@ export async function startDevicePlugin(
   let passes = 0;
   let reloads = 0;
 
+  const currentStatus = (): string =>
+    statusLine({
+      views: manager.views(),
+      refused: last.refused,
+      maintenanceFile: maintenance ? config.maintenanceFile : undefined,
+      reloadError,
+      stopping,
+    });
   const updateStatus = (): void => {
-    notifier.status(
-      statusLine({
-        views: manager.views(),
-        refused: last.refused,
-        maintenanceFile: maintenance ? config.maintenanceFile : undefined,
-        reloadError,
-        stopping,
-      }),
-    );
+    const note = deps.statusNote?.text();
+    notifier.status(note === undefined ? currentStatus() : `${currentStatus()}; ${note}`);
   };
   // Many resources change phase together after a kubelet restart: one STATUS for the lot.
   let statusQueued = false;
@@ -139,6 +162,7 @@ export async function startDevicePlugin(
     watch: kubeletWatch,
     clock: deps.clock,
     logger,
+    metrics,
     onChange: queueStatus,
     onRegistered: (name, count) => {
       const spec = manager.views().find((v) => v.spec.name === name)?.spec;
@@ -195,15 +219,22 @@ export async function startDevicePlugin(
       try {
         const next = await settings.reloadConfig();
         if (reloadError !== undefined) logger.info('config reloaded: the new config is valid and in effect');
+        if (JSON.stringify(next.metrics) !== JSON.stringify(settings.config.metrics)) {
+          // The endpoint and the textfile are bound at start; moving them under a running
+          // scraper would only surprise it.
+          logger.warn('deviceplugin.metrics changed: it takes effect when rise-device-plugin restarts');
+        }
         reloadError = undefined;
         config = next;
         watches.update();
+        metrics.configReload(true);
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         const first = err.message.split('\n')[0] ?? err.message;
         const more = err.message.split('\n').length - 1;
         reloadError = more > 0 ? `${first} (and ${more} more)` : first;
         logger.error(`config reload failed; still serving the previous config:\n${err.message}`);
+        metrics.configReload(false);
       }
     }
     const flag = await maintenanceFlagPresent(config.maintenanceFile);
@@ -212,6 +243,7 @@ export async function startDevicePlugin(
       else logger.info(`maintenance flag ${config.maintenanceFile} removed: runner devices are Healthy`);
     }
     maintenance = flag;
+    metrics.maintenance(maintenance);
     const found = await discover({
       config,
       names: settings.names,
@@ -375,6 +407,7 @@ export async function startDevicePlugin(
     if (devDue || pciDue) void request({ config: false, fromSignal: false });
   }, settings.recheckMs);
 
+  const offNote = deps.statusNote?.onChange(queueStatus);
   const offReload = deps.onReload?.(() => {
     logger.info('reload requested: reading the config again');
     void request({ config: true, fromSignal: true });
@@ -395,6 +428,7 @@ export async function startDevicePlugin(
       clearInterval(ticker);
       clearTimeout(devTimer);
       offReload?.();
+      offNote?.();
       await working;
       await manager.stopAll();
       await cdi.removeAll();
@@ -413,6 +447,11 @@ export async function startDevicePlugin(
     reload: () => request({ config: true, fromSignal: true }),
     rediscover: () => request({ config: false, fromSignal: false }),
     stats: () => ({ passes, reloads, reloadError }),
+    health: () => {
+      const views = manager.views();
+      const ok = !stopping && views.length > 0 && views.every((v) => v.phase.kind === 'registered');
+      return { ok, reason: currentStatus() };
+    },
   };
 }
 

@@ -30,6 +30,10 @@ type RegistrationClient = InstanceType<ReturnType<typeof devicePluginApi>['Regis
 export class KubeletRegistrar {
   private client: RegistrationClient | undefined;
   private key: string | undefined;
+  private lastKubelet: string | undefined;
+
+  /** kubeletStarted hears of each kubelet.sock identity once: the first, then every restart. */
+  constructor(private readonly kubeletStarted?: (identity: string, first: boolean) => void) {}
 
   /**
    * Opens the channel to this kubelet.sock now, before any resource is ready to register: after
@@ -37,6 +41,12 @@ export class KubeletRegistrar {
    * connects meanwhile carries the first Register at once instead of connecting behind it.
    */
   connect(kubeletSocket: string, identity: string): void {
+    // Every resource connects after each kubelet start; the identity tells one start from the next.
+    if (identity !== this.lastKubelet) {
+      const first = this.lastKubelet === undefined;
+      this.lastKubelet = identity;
+      this.kubeletStarted?.(identity, first);
+    }
     this.clientFor(kubeletSocket, identity).getChannel().getConnectivityState(true);
   }
 

@@ -1,11 +1,12 @@
 // Runs one server per desired resource: diffs each discovery by resource name, starts, updates, stops.
-import type * as grpc from '@grpc/grpc-js';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import { describeError } from '../common/logger.js';
+import * as grpc from '@grpc/grpc-js';
 import { grpcCodeName, KubeletRegistrar } from './kubelet-client.js';
 import type { KubeletWatch } from './kubelet-watch.js';
 import { PluginLifecycle } from './lifecycle.js';
+import { noDevicePluginMetrics, type DevicePluginMetrics, type RegistrationResult } from './metrics.js';
 import { sameEndpoint, type ResourceSpec } from './resource.js';
 import { ResourceStore } from './resource-store.js';
 import { addDevicePluginService, createDevicePluginHandlers, pluginOptionsFor, type StreamObserver } from './service.js';
@@ -46,6 +47,14 @@ export interface ManagerOptions {
   random?: () => number;
   /** How long shutdown waits for an empty device list to reach the kubelet. */
   withdrawTimeoutMs?: number;
+  metrics?: DevicePluginMetrics;
+}
+
+/** A Register that never reached a kubelet able to answer is an error; any answer is a refusal. */
+export function registrationResult(err: unknown): RegistrationResult {
+  const code = (err as { code?: unknown }).code;
+  if (code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED || code === grpc.status.CANCELLED) return 'error';
+  return typeof code === 'number' ? 'refused' : 'error';
 }
 
 interface Running {
@@ -59,9 +68,15 @@ interface Running {
 export class ResourceManager {
   private readonly running = new Map<string, Running>();
   /** One Registration channel per kubelet start for every resource. */
-  private readonly registrar = new KubeletRegistrar();
+  private readonly registrar: KubeletRegistrar;
+  private readonly metrics: DevicePluginMetrics;
 
-  constructor(private readonly options: ManagerOptions) {}
+  constructor(private readonly options: ManagerOptions) {
+    this.metrics = options.metrics ?? noDevicePluginMetrics;
+    this.registrar = new KubeletRegistrar((_identity, first) => {
+      if (!first) this.metrics.kubeletRestart();
+    });
+  }
 
   /**
    * Makes what runs match the desired set. A resource whose socket and kind stay keeps its
@@ -75,7 +90,10 @@ export class ResourceManager {
       const spec = wanted.get(name);
       if (spec === undefined || !sameEndpoint(run.store.get(), spec)) {
         stopping.push(this.stop(name, run));
-        if (spec === undefined) result.stopped.push(name);
+        if (spec === undefined) {
+          result.stopped.push(name);
+          this.metrics.resourceGone(name);
+        }
       }
     }
     // A replaced endpoint's old socket must be gone before its successor binds the same path.
@@ -87,6 +105,7 @@ export class ResourceManager {
         result.started.push(spec.name);
       } else if (run.store.set(spec)) {
         result.updated.push(spec.name);
+        this.metrics.devices(spec.name, spec.devices);
         this.options.onChange(spec.name);
       } else {
         result.unchanged.push(spec.name);
@@ -97,6 +116,7 @@ export class ResourceManager {
 
   /** Withdraws every device list, then closes every socket. */
   async stopAll(): Promise<void> {
+    for (const name of this.running.keys()) this.metrics.registered(name, false);
     await Promise.all([...this.running].map(([name, run]) => this.stop(name, run)));
     this.registrar.close();
   }
@@ -121,13 +141,19 @@ export class ResourceManager {
   }
 
   private start(spec: ResourceSpec): void {
-    const { options } = this;
+    const { options, metrics } = this;
     const store = new ResourceStore(spec);
     const controller = new AbortController();
+    // When registering began: this server's start, then each kubelet restart it noticed.
+    let since = options.clock.now();
     const setPhase = (phase: ResourcePhase): void => {
       run.phase = phase;
+      // A stopped resource's late phase changes must not bring its series back.
+      if (this.running.get(spec.name) === run) metrics.registered(spec.name, phase.kind === 'registered');
       options.onChange(spec.name);
     };
+    metrics.devices(spec.name, spec.devices);
+    metrics.registered(spec.name, false);
     const lifecycle: PluginLifecycle = new PluginLifecycle({
       dir: options.dir,
       socketName: spec.socketName,
@@ -135,7 +161,7 @@ export class ResourceManager {
       resourceName: spec.name,
       pluginOptions: pluginOptionsFor(spec.kind),
       addServices: (server: grpc.Server, streams: StreamObserver) =>
-        addDevicePluginService(server, createDevicePluginHandlers({ store, logger: options.logger, streams })),
+        addDevicePluginService(server, createDevicePluginHandlers({ store, logger: options.logger, streams, metrics })),
       clock: options.clock,
       logger: options.logger,
       watch: options.watch,
@@ -143,6 +169,7 @@ export class ResourceManager {
       observer: {
         waitingForKubelet: (socket) => setPhase({ kind: 'waiting', kubeletSocket: socket }),
         registered: (count) => {
+          metrics.registration(spec.name, 'ok', (options.clock.now() - since) / 1000);
           setPhase({ kind: 'registered' });
           options.onRegistered?.(spec.name, count);
         },
@@ -152,9 +179,11 @@ export class ResourceManager {
           const line = `failed to register ${spec.name} with kubelet (attempt ${attempt}): ${cause}; retrying in ${retryInMs} ms`;
           if (attempt >= 3) options.logger.warn(line);
           else options.logger.debug(line);
+          metrics.registration(spec.name, registrationResult(err));
           setPhase({ kind: 'failing', attempt, cause });
         },
         restarting: (reason) => {
+          since = options.clock.now();
           options.logger.debug(`${spec.name}: kubelet restart noticed (${reason}): serving and registering again`);
         },
         serveFailed: (err, retryInMs) => {

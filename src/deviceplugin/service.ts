@@ -7,6 +7,7 @@ import type { ContainerPreferredAllocationResponse } from '../generated/v1beta1/
 import type { ListAndWatchResponse } from '../generated/v1beta1/ListAndWatchResponse.js';
 import type { Logger } from '../common/logger.js';
 import { containerAllocation, preferredAllocation } from './allocation.js';
+import type { DevicePluginMetrics } from './metrics.js';
 import type { Device, ResourceKind } from './resource.js';
 import type { ResourceStore } from './resource-store.js';
 import { devicePluginApi } from './proto.js';
@@ -23,6 +24,7 @@ export interface DevicePluginServiceOptions {
   store: ResourceStore;
   logger: Logger;
   streams?: StreamObserver;
+  metrics?: Pick<DevicePluginMetrics, 'allocation'>;
 }
 
 /** What we tell the kubelet in Register and GetDevicePluginOptions. */
@@ -115,11 +117,13 @@ export function createDevicePluginHandlers(options: DevicePluginServiceOptions):
         const result = containerAllocation(spec, req.devices_ids);
         if (!result.ok) {
           logger.warn(`failed to allocate: ${result.message}`);
+          options.metrics?.allocation(spec.name, true);
           callback({ code: grpc.status.INVALID_ARGUMENT, details: result.message }, null);
           return;
         }
         container_responses.push(result.response);
       }
+      options.metrics?.allocation(spec.name, false);
       callback(null, { container_responses });
     },
 

@@ -14,6 +14,9 @@ import { chooseKubeconfig, type NodeApi } from './node-api.js';
 import { NodeLabeller } from './labeller.js';
 import { chooseNodeName } from './node-identity.js';
 import type { Clock } from '../common/clock.js';
+import { LateMetrics } from '../common/late-metrics.js';
+import type { EndpointHealth } from '../common/metrics-endpoint.js';
+import { noLabellerMetrics, type LabellerMetrics } from './metrics.js';
 
 export interface NodeLabellerArgs {
   config: string | undefined;
@@ -163,14 +166,18 @@ export async function runNodeLabellerCommand(
   const { config, logger, configured } = started;
   // Named in messages until the credentials, once loaded, may name the Node themselves.
   const provisional = configured ?? rt.hostname.toLowerCase();
-  const notifier = notifierFor(rt, logger);
+  let labeller: NodeLabeller | undefined;
+  let waiting = `node ${provisional}: starting`;
+  const metrics = labellerMetricsFor(config, () => labeller?.health() ?? { ok: false, reason: waiting }, logger);
+  const notifier = metrics ? metrics.startingOnReady(notifierFor(rt, logger)) : notifierFor(rt, logger);
   const stopWatchdog = startWatchdog(rt, notifier, logger);
   const onAbort = (): void => notifier.stopping();
   rt.signal.addEventListener('abort', onAbort, { once: true });
   try {
     const kubeconfigFile = kubeconfigFor(args.kubeconfig, config, paths);
     const api = await connect(kubeconfigFile, rt.clock, logger, rt.signal, (text) => {
-      notifier.status(`node ${provisional}: ${text}`);
+      waiting = `node ${provisional}: ${text}`;
+      notifier.status(waiting);
       // Waiting for credentials is this service doing its job on a board that has not joined
       // yet: report ready, or `apt install` and boot would wait on it and systemd would retry
       // the start every TimeoutStartSec.
@@ -180,7 +187,7 @@ export async function runNodeLabellerCommand(
       const nodeName = nodeNameFor(configured, api, rt.hostname, kubeconfigFile, logger);
       if (nodeName === undefined) return EXIT_CONFIG;
       logger.info(`labelling node ${nodeName} with credentials from ${kubeconfigFile}`);
-      await new NodeLabeller({
+      labeller = new NodeLabeller({
         nodeName,
         root: args.root,
         config: config.labeller,
@@ -190,15 +197,28 @@ export async function runNodeLabellerCommand(
         notifier,
         signal: rt.signal,
         kubeconfigFile,
-      }).run();
+        ...(metrics ? { metrics: metrics.recorder, statusNote: metrics.note } : {}),
+      });
+      await labeller.run();
     }
     logger.info('stopped');
     return 0;
   } finally {
     stopWatchdog();
     rt.signal.removeEventListener('abort', onAbort);
+    await metrics?.close();
     await notifier.flush();
   }
+}
+
+/**
+ * The recorder for labeller.metrics, or undefined when it is off (prom-client is then never
+ * loaded). It is loaded at the first READY, so the first discovery is not held up by it.
+ */
+export function labellerMetricsFor(config: Config, health: () => EndpointHealth, logger: Logger): LateMetrics<LabellerMetrics> | undefined {
+  const metrics = config.labeller.metrics;
+  if (metrics === undefined) return undefined;
+  return new LateMetrics(noLabellerMetrics, async () => (await import('./prom-metrics.js')).loadLabellerMetrics(metrics, health, logger), logger);
 }
 
 /**

@@ -4,10 +4,11 @@ import type { Clock } from '../common/clock.js';
 import type { LabellerConfig } from '../common/config.js';
 import { describeError, type Logger } from '../common/logger.js';
 import type { Notifier } from '../common/notifier.js';
+import { noLabellerMetrics, type LabellerMetrics } from './metrics.js';
 import { BOARD_LABEL, discoverLabels, type Discovery } from './discovery.js';
 import { NodeApiError, type NodeApi, type WatchEvent } from './node-api.js';
 import { writeNfdFeatures } from './nfd.js';
-import { planLabels, type NodeView } from './reconcile.js';
+import { ownedKeys, planLabels, type NodeView } from './reconcile.js';
 
 export interface LabellerOptions {
   nodeName: string;
@@ -26,6 +27,16 @@ export interface LabellerOptions {
   watchTimeoutSeconds?: () => number;
   /** Kubeconfig in use, named in messages about credentials. */
   kubeconfigFile?: string;
+  /** Where patches, repairs, API errors and sync state are counted; nowhere when absent. */
+  metrics?: LabellerMetrics;
+  /** A trouble of the metrics outputs, added to STATUS; onChange returns the unsubscribe function. */
+  statusNote?: { text(): string | undefined; onChange(listener: () => void): () => void };
+}
+
+/** What /healthz answers: healthy while the Node carries every label it should. */
+export interface LabellerHealth {
+  ok: boolean;
+  reason: string;
 }
 
 /** Like client-go's reflector: between 5 and 10 minutes per watch. */
@@ -56,19 +67,34 @@ export class NodeLabeller {
   private waitingFor = 'the API server';
   private discovered = false;
   private lastStatus = '';
+  private state = 'starting';
+  private readonly metrics: LabellerMetrics;
+  /** The desired labels last found on the Node: a patch while they are still desired is a repair. */
+  private confirmed: Readonly<Record<string, string>> | undefined;
+  private watchesStarted = 0;
 
   constructor(private readonly o: LabellerOptions) {
     this.backoff = new Backoff(o.backoff ?? { initialMs: 1000, maxMs: 60_000 });
+    this.metrics = o.metrics ?? noLabellerMetrics;
   }
 
   /** Runs until the signal aborts; never returns early and never throws for API errors. */
   async run(): Promise<void> {
-    await this.rediscover();
-    this.o.notifier.ready();
-    this.status(`waiting for ${this.waitingFor}`);
-    const rediscovering = this.rediscoverLoop();
-    await this.reconcileLoop();
-    await rediscovering;
+    const offNote = this.o.statusNote?.onChange(() => this.status(this.state));
+    try {
+      await this.rediscover();
+      this.o.notifier.ready();
+      this.status(`waiting for ${this.waitingFor}`);
+      const rediscovering = this.rediscoverLoop();
+      await this.reconcileLoop();
+      await rediscovering;
+    } finally {
+      offNote?.();
+    }
+  }
+
+  health(): LabellerHealth {
+    return { ok: this.state === 'in sync', reason: this.statusText(this.state) };
   }
 
   get labels(): Readonly<Record<string, string>> {
@@ -130,6 +156,7 @@ export class NodeLabeller {
       } catch (err) {
         if (signal.aborted) break;
         const e = err instanceof NodeApiError ? err : new NodeApiError(describeError(err), undefined, undefined);
+        this.metrics.apiError(e.status);
         if (e.status === 410) {
           // Our resourceVersion is too old to resume from: read the Node afresh, at once.
           this.o.logger.debug(`watch of node ${nodeName} expired (${e.message}); reading it again`);
@@ -150,6 +177,7 @@ export class NodeLabeller {
     this.resourceVersion = undefined;
     this.waitingFor = 'the Node to be registered';
     this.o.logger.info(`node ${this.o.nodeName} does not exist yet (404); waiting for the kubelet to register it`);
+    this.metrics.unsynced();
     this.status(`waiting for the Node to be registered`);
   }
 
@@ -160,20 +188,30 @@ export class NodeLabeller {
     const plan = planLabels(node, this.desired);
     if (plan.patch === undefined) {
       this.backoff.reset();
-      this.status('in sync');
+      this.inSync(node);
       return;
     }
+    const repair = this.confirmed === this.desired;
     const changes = [
       ...plan.set.map((k) => `${k}=${this.desired[k] ?? ''}`),
       ...plan.removed.map((k) => `-${k}`),
     ];
     this.o.logger.info(`node ${this.o.nodeName}: ${changes.length > 0 ? `applying ${changes.join(', ')}` : 'recording owned labels'}`);
     this.pendingKeys = [...plan.set, ...plan.removed];
+    const desired = this.desired;
     const updated = await this.o.api.patch(this.o.nodeName, plan.patch, this.o.signal);
+    this.metrics.patched(repair);
     this.pendingKeys = [];
     this.node = updated;
     this.resourceVersion = updated.resourceVersion;
     this.backoff.reset();
+    // Discovery may have changed the desired labels while the patch was on its way.
+    if (desired === this.desired) this.inSync(updated);
+  }
+
+  private inSync(node: NodeView): void {
+    this.confirmed = this.desired;
+    this.metrics.synced(ownedKeys(node).length, this.o.clock.now());
     this.status('in sync');
   }
 
@@ -182,6 +220,7 @@ export class NodeLabeller {
   /** One watch, its events handled one at a time; resolves when the server ends it. */
   private async watch(): Promise<void> {
     const { api, nodeName, signal } = this.o;
+    if (this.watchesStarted++ > 0) this.metrics.watchRestart();
     const inner = new AbortController();
     const stop = (): void => inner.abort();
     signal.addEventListener('abort', stop, { once: true });
@@ -256,13 +295,21 @@ export class NodeLabeller {
       this.waitingFor = `the API server (${e.status})`;
     }
     this.pendingKeys = [];
+    this.metrics.unsynced();
     this.status(`waiting for ${this.waitingFor}, ${retry}`);
   }
 
-  private status(state: string): void {
+  /** The status line without the metrics note: what STATUS and /healthz say. */
+  private statusText(state: string): string {
     const board = this.desired[BOARD_LABEL];
     const what = board !== undefined ? `${BOARD_LABEL}=${board}` : `no board label, ${Object.keys(this.desired).length} labels`;
-    const text = `node ${this.o.nodeName}: ${what} (${state})`;
+    return `node ${this.o.nodeName}: ${what} (${state})`;
+  }
+
+  private status(state: string): void {
+    this.state = state;
+    const note = this.o.statusNote?.text();
+    const text = note === undefined ? this.statusText(state) : `${this.statusText(state)}; ${note}`;
     // Every watch event ends here; systemd needs to hear only of a change.
     if (text === this.lastStatus) return;
     this.lastStatus = text;

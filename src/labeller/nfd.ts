@@ -1,7 +1,7 @@
 // The Node Feature Discovery local-source file, for clusters where NFD already owns node labels.
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../common/atomic-file.js';
 
 /** `key=value` lines, as NFD's local source reads them from features.d. */
 export function nfdFeaturesText(labels: Readonly<Record<string, string>>): string {
@@ -15,14 +15,6 @@ export function nfdFeaturesText(labels: Readonly<Record<string, string>>): strin
  * a rename is atomic, so it never reads half a file.
  */
 export async function writeNfdFeatures(file: string, labels: Readonly<Record<string, string>>): Promise<void> {
-  const dir = path.dirname(file);
-  await mkdir(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(4).toString('hex')}`);
-  try {
-    await writeFile(tmp, nfdFeaturesText(labels), { mode: 0o644 });
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFileAtomic(file, nfdFeaturesText(labels));
 }

@@ -49,6 +49,7 @@ test('valid keys are read', (t) => {
     virtual: undefined,
     dev: undefined,
     pci: undefined,
+    metrics: undefined,
   });
   t.deepEqual(c.labeller.boardMap, { 'vendor,board': 'my-board' });
   t.false(c.labeller.labels.isa);

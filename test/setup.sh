@@ -4,7 +4,8 @@
 #   libsystemd-dev  to build the sd-notify addon (the notifier's first choice)
 #   python3         the stand-in for systemd's notification socket in the tests
 #   systemd         provides systemd-notify, the notifier's fallback
-#   prometheus      provides promtool, which checks and unit-tests the alert rules
+#   prometheus      provides promtool, which checks and unit-tests the alert rules and lints
+#                   the daemons' /metrics and textfile output
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -50,7 +50,9 @@ export class TextfileWriter {
           if (this.problemText !== undefined) this.o.logger.info(`metrics textfile ${this.o.file} written again`);
           this.setProblem(undefined);
         } catch (err) {
-          const problem = `failed to write metrics textfile ${this.o.file}: ${describeError(err)}${fixFor(err)}`;
+          // The code, not the message: the message names the random temporary file.
+          const cause = (err as NodeJS.ErrnoException).code ?? describeError(err);
+          const problem = `failed to write metrics textfile ${this.o.file}: ${cause}${fixFor(err)}`;
           // Once per distinct trouble: every event would otherwise log it again.
           if (problem !== this.problemText) this.o.logger.error(problem);
           this.setProblem(problem);

@@ -4,7 +4,10 @@ import type { ExecutionContext } from 'ava';
 import { systemClock } from '../../src/common/clock.js';
 import { defaultConfig, type DevicePluginConfig } from '../../src/common/config.js';
 import { memoryLogger } from '../../src/common/logger.js';
+import type { LateMetrics } from '../../src/common/late-metrics.js';
+import { devicePluginMetricsFor } from '../../src/deviceplugin/command.js';
 import { startDevicePlugin, type DevicePluginSettings, type RunningDevicePlugin } from '../../src/deviceplugin/daemon.js';
+import type { DevicePluginMetrics } from '../../src/deviceplugin/metrics.js';
 import type { ResourceStore } from '../../src/deviceplugin/resource-store.js';
 import type { PluginLifecycle } from '../../src/deviceplugin/lifecycle.js';
 import { FakeKubelet } from '../fakes/kubelet.js';
@@ -28,6 +31,8 @@ export interface Harness {
   config: DevicePluginConfig;
   /** The runner resource's live store and lifecycle. */
   runner: () => { store: ResourceStore; lifecycle: PluginLifecycle };
+  /** With config.metrics: the metrics as the command wires them (started at READY). */
+  metrics: LateMetrics<DevicePluginMetrics> | undefined;
   /** Sends a reload as SIGHUP would. */
   hangup: () => void;
   /** Stops the plugin alone, as SIGTERM does, leaving the kubelet stand-in running. */
@@ -67,12 +72,15 @@ export async function startHarness(
   const logger = memoryLogger();
   const controller = new AbortController();
   const reloads = new Set<() => void>();
+  let running: RunningDevicePlugin | undefined;
+  const metrics = devicePluginMetricsFor(settings, () => running, logger);
   const plugin = await startDevicePlugin(
     settings,
     {
       clock: systemClock,
       logger,
-      notifier,
+      notifier: metrics ? metrics.startingOnReady(notifier) : notifier,
+      ...(metrics ? { metrics: metrics.recorder, statusNote: metrics.note } : {}),
       monotonicUsec: () => 42n,
       onReload: (listener) => {
         reloads.add(listener);
@@ -81,10 +89,12 @@ export async function startHarness(
     },
     controller.signal,
   );
+  running = plugin;
   let stopped = false;
   const stopPlugin = async (): Promise<void> => {
     controller.abort();
     await plugin.done;
+    await metrics?.close();
   };
   const stop = async (): Promise<void> => {
     if (stopped) return;
@@ -101,5 +111,5 @@ export async function startHarness(
   const hangup = (): void => {
     for (const listener of [...reloads]) listener();
   };
-  return { dir, kubelet, plugin, notifier, logger, settings, config, runner, hangup, stopPlugin, stop };
+  return { dir, kubelet, plugin, notifier, logger, settings, config, runner, metrics, hangup, stopPlugin, stop };
 }

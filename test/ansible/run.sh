@@ -510,16 +510,52 @@ check "... the plugin serves the file's three widgets" \
 check "... and the role left the file as it was" test "$(spookd_sum)" = "$spookd_before"
 check "removing both sections reloads rise-device-plugin as well" reloads_only peers-removed "$current"
 check "... and config.yaml no longer has them" config_lacks '^  (virtual|dev):'
+# The same restart of both turns metrics on: the plugin on TCP (a network drop-in) with a textfile,
+# the labeller on its unix socket (no drop-in); going back turns them off and removes the drop-in.
+textfile_dir=/var/lib/prometheus/node-exporter
+node mkdir -p "$textfile_dir"
 write_vars "$work/peers-info.yml" "$other_token" "riscv_runner_node_device_count: 2" "riscv_runner_node_rediscover_seconds: 600" \
   "riscv_runner_node_log_level: info" "${peer_lines[@]}" \
-  "riscv_runner_node_devicetree_nodes: [gpu, /soc/gpu@0]" "riscv_runner_node_label_families: {cpu: false}"
+  "riscv_runner_node_devicetree_nodes: [gpu, /soc/gpu@0]" "riscv_runner_node_label_families: {cpu: false}" \
+  "riscv_runner_node_plugin_metrics: {listen: '127.0.0.1:9465', textfile: $textfile_dir/rise-device-plugin.prom}" \
+  "riscv_runner_node_labeller_metrics: {listen: 'unix:/run/riscv-runner-node/rise-node-labeller/metrics.sock'}"
 b=$(dp_main_pid)
-check "riscv_runner_node_log_level debug → info with both sections added restarts both services" \
+check "riscv_runner_node_log_level debug → info with both sections and metrics added restarts both services" \
   restarts_only log-level-peers "$work/peers-info.yml" both
 check "... config.yaml has the node name gpu, the path /soc/gpu@0 and the cpu family off" \
   config_has '- "gpu"' '- "/soc/gpu@0"' 'cpu: false'
 check "... rise-device-plugin in a new process (MainPID $b before), and not reloaded on top" new_dp_process "$b"
+# metrics_get <IP:PORT|unix:PATH> <path>: the HTTP status, a newline, the body, fetched on the node.
+metrics_get() {
+  node node -e '
+const [target, path] = process.argv.slice(1);
+const to = target.startsWith("unix:") ? { socketPath: target.slice(5) } : { host: target.split(":")[0], port: Number(target.split(":")[1]) };
+require("http").get({ ...to, path }, (res) => {
+  let body = "";
+  res.on("data", (c) => (body += c));
+  res.on("end", () => process.stdout.write(`${res.statusCode}\n${body}`));
+}).on("error", (e) => { console.error(e.message); process.exit(1); });' "$1" "$2"
+}
+plugin_metrics_registered() {
+  metrics_get 127.0.0.1:9465 /metrics 2>/dev/null | grep -qx 'rise_device_plugin_registered{resource="riseproject.com/runner"} 1'
+}
+labeller_health_waits() {
+  local answer
+  answer=$(metrics_get unix:/run/riscv-runner-node/rise-node-labeller/metrics.sock /healthz 2>/dev/null) || return 1
+  [ "$(echo "$answer" | sed -n 1p)" = 503 ] && echo "$answer" | sed -n 2p | grep -q '(waiting for '
+}
+textfile_written() {
+  node grep -qx 'rise_device_plugin_registered{resource="riseproject.com/runner"} 1' "$textfile_dir/rise-device-plugin.prom"
+}
+check "... the plugin's drop-in gives it the network for its TCP port, localhost only" \
+  test "$(node systemctl show -P PrivateNetwork rise-device-plugin.service) $(node systemctl show -P IPAddressAllow rise-device-plugin.service)" = "no 127.0.0.0/8 ::1/128"
+check "... the labeller's unix socket needs no drop-in" node test ! -e /etc/systemd/system/rise-node-labeller.service.d/riscv-runner-node-metrics.conf
+check "... the plugin answers /metrics on 127.0.0.1:9465, registered" wait_for 20 plugin_metrics_registered
+check "... and writes its textfile into $textfile_dir" wait_for 20 textfile_written
+check "... the labeller's /healthz on its socket is 503 while it waits for the API server" wait_for 20 labeller_health_waits
 check "... and back to debug without them restarts both again" restarts_only log-level-back "$current" both
+check "... which removes the metrics drop-in: the plugin's unit is as shipped" \
+  test "$(node systemctl show -P PrivateNetwork rise-device-plugin.service)" = yes
 
 # --- 5. maintenance drains the board without a restart ------------------------------------------
 
@@ -625,6 +661,9 @@ check "a riscv_runner_node_virtual.file that is not on the node fails in preflig
 write_vars "$work/dt-path.yml" "$other_token" 'riscv_runner_node_devicetree_nodes: ["/soc/../gpu"]'
 check "a riscv_runner_node_devicetree_nodes path with .. fails in preflight, node unchanged" \
   rejected devicetree-nodes riscv_runner_node_devicetree_nodes "$work/dt-path.yml"
+write_vars "$work/metrics-path.yml" "$other_token" "riscv_runner_node_plugin_metrics: {listen: 'unix:/var/run/plugin.sock'}"
+check "a metrics socket outside the unit's directory fails in preflight naming riscv_runner_node_plugin_metrics, node unchanged" \
+  rejected metrics-path riscv_runner_node_plugin_metrics "$work/metrics-path.yml"
 echo 'riscv_runner_node_device_count: 2' >"$work/no-credentials.yml"
 check "no kubeconfig and no kubelet credentials fails in preflight naming riscv_runner_node_kubeconfig, node unchanged" \
   rejected no-credentials riscv_runner_node_kubeconfig "$work/no-credentials.yml"

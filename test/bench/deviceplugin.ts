@@ -6,6 +6,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { systemClock } from '../../src/common/clock.js';
 import { defaultConfig, type DevicePluginConfig } from '../../src/common/config.js';
+import { devicePluginMetricsFor } from '../../src/deviceplugin/command.js';
+import type { RunningDevicePlugin } from '../../src/deviceplugin/daemon.js';
 import { memoryLogger } from '../../src/common/logger.js';
 import { startDevicePlugin } from '../../src/deviceplugin/daemon.js';
 import { NotifyListener } from '../helpers/notify-listener.js';
@@ -107,7 +109,7 @@ async function restartsAllocateRss(dir: string, restarts: number, allocations: n
 }
 
 export interface IdleSetup {
-  /** Config of the plugin's section; the runner slot alone when absent. */
+  /** Config of the plugin's section; the runner slot alone when absent (metrics in it are wired as the command does). */
   config?: DevicePluginConfig;
   root?: string;
   names?: { nodeName: string; hostName: string };
@@ -139,22 +141,33 @@ export async function idleWakeups(dir: string, seconds: number, setup: IdleSetup
       fn(...a);
     }, ms)) as typeof setTimeout;
   try {
+    const settings = {
+      dir: pluginDir,
+      kubeletSocketName: 'kubelet.sock',
+      root,
+      devDir: path.join(root, 'dev'),
+      names: setup.names ?? { nodeName: 'rv-01', hostName: 'rv-01' },
+      config,
+      configFile: undefined,
+      reloadConfig: undefined,
+      recheckMs: 5000,
+      devRescanMs: 60_000,
+    };
+    const logger = memoryLogger();
+    let running: RunningDevicePlugin | undefined;
+    const metrics = devicePluginMetricsFor(settings, () => running, logger);
+    const notifier = new RecordingNotifier();
     const plugin = await startDevicePlugin(
+      settings,
       {
-        dir: pluginDir,
-        kubeletSocketName: 'kubelet.sock',
-        root,
-        devDir: path.join(root, 'dev'),
-        names: setup.names ?? { nodeName: 'rv-01', hostName: 'rv-01' },
-        config,
-        configFile: undefined,
-        reloadConfig: undefined,
-        recheckMs: 5000,
-        devRescanMs: 60_000,
+        clock: systemClock,
+        logger,
+        notifier: metrics ? metrics.startingOnReady(notifier) : notifier,
+        ...(metrics ? { metrics: metrics.recorder, statusNote: metrics.note } : {}),
       },
-      { clock: systemClock, logger: memoryLogger(), notifier: new RecordingNotifier() },
       controller.signal,
     );
+    running = plugin;
     const wanted = setup.resources ?? 1;
     await until(() => kubelet.streamingResources().length >= wanted && kubelet.allocatable(RESOURCE) === 1, 30_000);
     await new Promise((r) => realSetTimeout(r, 1000));
@@ -171,6 +184,7 @@ export async function idleWakeups(dir: string, seconds: number, setup: IdleSetup
     });
     controller.abort();
     await plugin.done;
+    await metrics?.close();
     return perMinute;
   } finally {
     globalThis.setInterval = realSetInterval;

@@ -3,6 +3,7 @@ import { benchDevDiscovery } from './dev-discovery.js';
 import { benchDevicePlugin } from './deviceplugin.js';
 import { benchDra } from './dra.js';
 import { benchLabeller } from './labeller.js';
+import { benchMetrics } from './metrics.js';
 import { benchPci } from './pci.js';
 import { benchResources } from './resources.js';
 
@@ -12,3 +13,4 @@ await benchDevDiscovery();
 await benchPci();
 await benchLabeller();
 await benchDra();
+await benchMetrics();

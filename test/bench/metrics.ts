@@ -74,6 +74,7 @@ async function startToReady(dir: string, vs: Variant[], runs: number): Promise<v
 /** RSS after a full GC once registered (and, with metrics, after the first scrape), and scrape latency. */
 async function rssAndScrape(dir: string, vs: Variant[], scrapes: number): Promise<void> {
   const rss = new Map<string, number>();
+  let beforeScrapes = NaN;
   for (const v of vs) {
     const { pluginDir, kubelet } = await kubeletIn(dir, `rss-${v.name}`);
     const probeFile = path.join(dir, `memory-${v.name}.json`);
@@ -82,6 +83,8 @@ async function rssAndScrape(dir: string, vs: Variant[], scrapes: number): Promis
       await until(() => kubelet.allocatable('riseproject.com/runner') === 1);
       if (v.socket) {
         await until(() => existsSync(v.socket ?? ''));
+        await new Promise((r) => setTimeout(r, 500));
+        beforeScrapes = (await probeMemory(child, probeFile)).rss;
         const target = `unix:${v.socket}`;
         const times: number[] = [];
         for (let i = 0; i < scrapes; i++) {
@@ -101,7 +104,10 @@ async function rssAndScrape(dir: string, vs: Variant[], scrapes: number): Promis
   }
   const off = rss.get('off') ?? NaN;
   const on = rss.get('on') ?? NaN;
-  emit('rss_mib', { off, on, cost: Number((on - off).toFixed(1)) }, 'MiB', { measured: 'after a full GC, registered, after the scrapes', target: 'cost <= 3' });
+  emit('rss_mib', { off, on_before_scrapes: beforeScrapes, on, cost: Number((on - off).toFixed(1)) }, 'MiB', {
+    measured: 'after a full GC, registered; on: after the endpoint came up, then after the scrapes',
+    target: 'cost <= 3',
+  });
 }
 
 /**
@@ -168,6 +174,16 @@ export async function benchMetrics(): Promise<void> {
       figure: 'idle_timer_wakeups_with_metrics',
       emitter: emit,
     });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The RSS and scrape figures alone, for a quick look while changing what metrics load. */
+export async function benchMetricsRss(): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'rrn-bench-m-'));
+  try {
+    await rssAndScrape(dir, await variants(dir), 500);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

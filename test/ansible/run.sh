@@ -547,8 +547,11 @@ labeller_health_waits() {
 textfile_written() {
   node grep -qx 'rise_device_plugin_registered{resource="riseproject.com/runner"} 1' "$textfile_dir/rise-device-plugin.prom"
 }
+# IPAddressAllow=localhost, as systemd shows it: both loopback prefixes, in an order it chooses.
+plugin_network=$(node systemctl show -P PrivateNetwork rise-device-plugin.service)/$(node systemctl show -P IPAddressAllow rise-device-plugin.service | tr ' ' '\n' | sed '/^$/d' | LC_ALL=C sort | tr '\n' ' ')
+echo "  rise-device-plugin PrivateNetwork/IPAddressAllow: $plugin_network"
 check "... the plugin's drop-in gives it the network for its TCP port, localhost only" \
-  test "$(node systemctl show -P PrivateNetwork rise-device-plugin.service) $(node systemctl show -P IPAddressAllow rise-device-plugin.service)" = "no 127.0.0.0/8 ::1/128"
+  test "$plugin_network" = "no/127.0.0.0/8 ::1/128 "
 check "... the labeller's unix socket needs no drop-in" node test ! -e /etc/systemd/system/rise-node-labeller.service.d/riscv-runner-node-metrics.conf
 check "... the plugin answers /metrics on 127.0.0.1:9465, registered" wait_for 20 plugin_metrics_registered
 check "... and writes its textfile into $textfile_dir" wait_for 20 textfile_written

@@ -20,6 +20,8 @@ NODE=$NAME
 passed=0
 failed=0
 api_pid=""
+# Host processes a section started (the metrics section's Prometheus and node_exporter).
+host_pids=()
 
 pass() { echo "PASS $*"; passed=$((passed + 1)); }
 fail() { echo "FAIL $*"; failed=$((failed + 1)); }
@@ -71,6 +73,8 @@ journal_has() { C journalctl -q -u "$1" | grep -ci "$2" >/dev/null; }
 cleanup() {
   e2e_stop "$NAME"
   [ -n "$api_pid" ] && kill "$api_pid" 2>/dev/null
+  local pid
+  for pid in "${host_pids[@]}"; do kill "$pid" 2>/dev/null; done
   true
 }
 trap cleanup EXIT
@@ -84,7 +88,18 @@ fi
 version=$(dpkg-deb -f "$deb" Version)
 echo "package under test: $(basename "$deb")"
 
-e2e_stage host-tools e2e_host_tools || exit 1
+# Debian's Prometheus and node_exporter for the metrics section, with curl, and python3-jinja2 and
+# python3-yaml to render the Ansible role's drop-in. Where systemd runs, the two packages start
+# their own servers on :9090 and :9100 as they install; the section runs its own on free ports,
+# so the ones this run installs are stopped and disabled again (a server that was there is left).
+metrics_servers=()
+for p in prometheus prometheus-node-exporter; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || metrics_servers+=("$p.service")
+done
+e2e_stage host-tools e2e_host_tools prometheus prometheus-node-exporter curl python3-jinja2 python3-yaml || exit 1
+if [ "${#metrics_servers[@]}" -gt 0 ] && [ -d /run/systemd/system ]; then
+  systemctl disable --now "${metrics_servers[@]}" >/dev/null 2>&1 || true
+fi
 mkdir -p "$WORK"
 if [ "${E2E_PREPARE_ROOTS:-1}" = 1 ]; then
   # The roots of test:riscv64 (about 5 minutes of emulated second stage) and test:node18 are built

@@ -342,6 +342,10 @@ echo "  systemctl status rise-node-labeller: Status: $(prop rise-node-labeller.s
 # shellcheck source=test/e2e/dra.sh
 . "$here/dra.sh"
 
+# --- metrics: Prometheus and node_exporter read both daemons --------------------------------------
+# shellcheck source=test/e2e/metrics.sh
+. "$here/metrics.sh"
+
 # --- upgrade ----------------------------------------------------------------------------------
 inv_plugin=$(prop rise-device-plugin.service InvocationID)
 inv_labeller=$(prop rise-node-labeller.service InvocationID)

@@ -1,6 +1,7 @@
 // Owns one resource's socket: serve, prove it answers, register, notice a kubelet restart, do it again.
 import { lstatSync, unlinkSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Backoff } from '../common/backoff.js';
@@ -32,7 +33,7 @@ export interface PluginLifecycleOptions {
   kubeletSocketName: string;
   resourceName: string;
   pluginOptions: DevicePluginOptions;
-  /** Adds the DevicePlugin service (and any other) to each new server. */
+  /** Adds the DevicePlugin service (and any other) to the server, once. */
   addServices: (server: grpc.Server, streams: StreamObserver) => void;
   clock: Clock;
   logger: Logger;
@@ -65,12 +66,21 @@ export class PluginLifecycle {
   private readonly wakeup = new Wakeup();
   private readonly ourSocket: string;
   private readonly kubeletSocket: string;
+  /**
+   * One gRPC server for the life of this lifecycle, fed the connections of a listener that is
+   * made anew each time we serve. Building a server with its service costs four times what
+   * listening does, and after a kubelet restart every resource serves again at once.
+   */
   private server: grpc.Server | undefined;
+  private injector: grpc.ConnectionInjector | undefined;
+  private listener: net.Server | undefined;
+  /** Connections accepted by the current listener: our teardown ends them, channelz is not needed. */
+  private readonly connections = new Set<net.Socket>();
   private servedId: FileId | undefined;
   private registeredKubeletId: FileId | undefined;
   private registrationCount = 0;
   private openStreams = 0;
-  /** Bumped for every server we start, so stream events of an old one are told apart. */
+  /** Bumped each time we serve and tear down, so streams of an earlier listener are told apart. */
   private generation = 0;
 
   private readonly registrar: KubeletRegistrar;
@@ -98,22 +108,21 @@ export class PluginLifecycle {
   }
 
   /**
-   * The handlers' view of the kubelet's streams on the server of this generation. Streams of an
-   * older server (cancelled by our own teardown) no longer count.
+   * The handlers' view of the kubelet's streams. A stream counts for the generation it opened in:
+   * one of an earlier listener (cancelled by our own teardown) no longer counts when it ends.
    */
-  private streamObserver(generation: number): StreamObserver {
-    return {
-      opened: () => {
-        if (generation === this.generation) this.openStreams += 1;
-      },
-      lost: () => {
+  private readonly streams: StreamObserver = {
+    opened: () => {
+      const generation = this.generation;
+      this.openStreams += 1;
+      return () => {
         if (generation !== this.generation) return;
         this.openStreams = Math.max(0, this.openStreams - 1);
         if (this.openStreams === 0) this.options.observer.connectionLost(this.options.clock.now());
         this.wakeup.wake();
-      },
-    };
-  }
+      };
+    },
+  };
 
   /** Open ListAndWatch streams right now. */
   get streamCount(): number {
@@ -149,6 +158,10 @@ export class PluginLifecycle {
     } finally {
       unsubscribe();
       await this.teardown({ graceful: true });
+      this.injector?.destroy();
+      this.server?.forceShutdown();
+      this.injector = undefined;
+      this.server = undefined;
       if (this.ownRegistrar) this.registrar.close();
     }
   }
@@ -169,19 +182,37 @@ export class PluginLifecycle {
     return false;
   }
 
+  private injectorFor(): grpc.ConnectionInjector {
+    if (this.injector === undefined) {
+      // channelz off: it keeps a registry entry per connection, and we track ours ourselves.
+      const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
+      this.options.addServices(server, this.streams);
+      this.server = server;
+      this.injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    }
+    return this.injector;
+  }
+
   private async serve(): Promise<void> {
     removeStaleSocket(this.ourSocket);
-    // channelz stays on here: grpc-js's forceShutdown only destroys the sessions it tracks
-    // through channelz, so without it the kubelet's connection would outlive the server.
-    const server = new grpc.Server();
+    const injector = this.injectorFor();
     this.generation += 1;
     this.openStreams = 0;
-    this.options.addServices(server, this.streamObserver(this.generation));
-    this.server = server;
+    const listener = net.createServer((socket) => {
+      this.connections.add(socket);
+      socket.once('close', () => this.connections.delete(socket));
+      injector.injectConnection(socket);
+    });
+    this.listener = listener;
     await new Promise<void>((resolve, reject) => {
-      server.bindAsync(`unix:${this.ourSocket}`, grpc.ServerCredentials.createInsecure(), (err) =>
-        err ? reject(new Error(`failed to serve on ${this.ourSocket}: ${err.message}`)) : resolve(),
-      );
+      listener.once('error', (err) => reject(new Error(`failed to serve on ${this.ourSocket}: ${err.message}`)));
+      listener.listen(this.ourSocket, () => {
+        listener.removeAllListeners('error');
+        // Once listening, an error is a failed accept (out of file descriptors): the connection
+        // is lost, not the socket, and the kubelet dials again.
+        listener.on('error', (err) => this.options.logger.warn(`failed to accept a connection on ${this.ourSocket}: ${err.message}`));
+        resolve();
+      });
     });
     this.servedId = await fileId(this.ourSocket);
     // The kubelet dials back during Register and fails it if we do not answer: prove we do.
@@ -253,18 +284,23 @@ export class PluginLifecycle {
   }
 
   private async teardown(options: { graceful?: boolean } = {}): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
+    const listener = this.listener;
+    this.listener = undefined;
     this.generation += 1;
+    // Closing the listener unlinks the socket path synchronously (libuv closes a bound pipe that
+    // way), so a listener made after this line can never lose its socket to the old one.
+    listener?.close();
     // On shutdown the streams have been sent their last (empty) list and ended: a graceful
-    // shutdown lets those bytes reach the kubelet before the connections close, for a moment.
-    if (server && options.graceful) await gracefulShutdown(server, GRACEFUL_SHUTDOWN_MS);
-    // forceShutdown cancels every call, so each ListAndWatch handler runs its cleanup. It also
-    // unlinks the socket path synchronously (libuv closes a bound pipe that way), so a new
-    // server bound after this line can never lose its socket to the old one.
-    server?.forceShutdown();
+    // close lets those bytes reach the kubelet before the connections go, for a moment.
+    if (options.graceful && this.injector !== undefined && this.connections.size > 0) {
+      await drained(this.injector, this.connections, GRACEFUL_SHUTDOWN_MS);
+    }
+    // Ending a connection cancels its calls, so each ListAndWatch handler runs its cleanup.
+    const ended = this.connections.size > 0;
+    for (const socket of this.connections) socket.destroy();
+    this.connections.clear();
     // The cancelled calls' handlers run on a later turn: let them clean up before we say done.
-    if (server) await new Promise((resolve) => setImmediate(resolve));
+    if (ended) await new Promise((resolve) => setImmediate(resolve));
     if (this.servedId !== undefined && (await fileId(this.ourSocket)) === this.servedId) {
       await unlink(this.ourSocket).catch(() => undefined);
     }
@@ -277,14 +313,24 @@ export class PluginLifecycle {
 /** How long a stopping server waits for the kubelet to read its last words. */
 const GRACEFUL_SHUTDOWN_MS = 500;
 
-/** tryShutdown, bounded: a kubelet that never closes its side must not hold up our exit. */
-function gracefulShutdown(server: grpc.Server, timeoutMs: number): Promise<void> {
+/**
+ * Asks every connection to close once its calls are done (HTTP/2 GOAWAY), and waits until they
+ * have, for at most timeoutMs: a kubelet that never closes its side must not hold up our exit.
+ */
+function drained(injector: grpc.ConnectionInjector, connections: ReadonlySet<net.Socket>, timeoutMs: number): Promise<void> {
   return new Promise<void>((resolve) => {
+    let open = connections.size;
     const timer = setTimeout(resolve, timeoutMs);
-    server.tryShutdown(() => {
-      clearTimeout(timer);
-      resolve();
-    });
+    for (const socket of connections) {
+      socket.once('close', () => {
+        open -= 1;
+        if (open === 0) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    }
+    injector.drain(timeoutMs);
   });
 }
 

@@ -14,10 +14,12 @@ import { devicePluginApi } from './proto.js';
 
 /** What the handlers report about the kubelet's streams, for the lifecycle and STATUS. */
 export interface StreamObserver {
-  /** A ListAndWatch stream opened: the kubelet is connected. */
-  opened(): void;
-  /** A stream ended from the kubelet's side: it may have stopped or restarted. */
-  lost(): void;
+  /**
+   * A ListAndWatch stream opened: the kubelet is connected. The function it returns is called if
+   * that stream ends from the kubelet's side (it may have stopped or restarted); each stream has
+   * its own, so a stream that outlives a restart of our serving is told from the current ones.
+   */
+  opened(): () => void;
 }
 
 export interface DevicePluginServiceOptions {
@@ -81,13 +83,13 @@ export function createDevicePluginHandlers(options: DevicePluginServiceOptions):
       };
       void send(store.devices());
       const unsubscribe = store.subscribe(send);
-      options.streams?.opened();
+      const lost = options.streams?.opened();
       const cleanup = (reason: string): void => {
         if (ended) return;
         ended = true;
         unsubscribe();
         logger.debug(`ListAndWatch stream of ${store.get().name} ended (${reason})`);
-        if (reason === 'cancelled') options.streams?.lost();
+        if (reason === 'cancelled') lost?.();
       };
       call.on('cancelled', () => cleanup('cancelled'));
       call.on('error', () => cleanup('error'));

@@ -124,13 +124,19 @@ test('kubelet.sock replaced without the socket sweep (the other restart signal):
   t.is(h.kubelet.registrations.length, before + 1);
 });
 
-test('our socket deleted alone: served and registered again', async (t) => {
+test('our socket deleted alone: served and registered again; the connection to the old one is ended', async (t) => {
   const h = await startHarness(t);
   await h.kubelet.waitFor(() => h.kubelet.allocatable(RESOURCE) === 1, 10_000, 'registration');
+  const ended: string[] = [];
+  h.kubelet.on('streamEnded', (name: string) => ended.push(name));
   await unlink(path.join(h.dir, 'rise-riscv-runner.sock'));
   await h.kubelet.waitFor(() => h.kubelet.registrations.length === 2, 10_000, 're-registration');
   await h.kubelet.waitFor(() => h.kubelet.allocatable(RESOURCE) === 1, 10_000, 'devices again');
   t.is(h.kubelet.registrations.length, 2);
+  // The kubelet is still connected through the removed socket: we end that stream ourselves
+  // (the stand-in's replacing it on the new registration would not count here).
+  t.deepEqual(ended, [RESOURCE]);
+  t.is(h.runner().lifecycle.streamCount, 1);
 });
 
 test('a stale socket file at our path at start is replaced', async (t) => {

@@ -217,6 +217,17 @@ export class FakeApiServer {
     this.commit('MODIFIED', mergePatch(node, { metadata: { labels } }) as FakeNode);
   }
 
+  /**
+   * The kubelet posting its Node's status (at a change, and every nodeStatusReportFrequency,
+   * 5 minutes, when nothing changed): status fields merged in, labels left alone, and a
+   * MODIFIED event for watchers, as any write to the Node gives.
+   */
+  reportStatus(name: string, status: Record<string, unknown>): void {
+    const node = this.nodes.get(name);
+    if (!node) throw new Error(`no node ${name}`);
+    this.commit('MODIFIED', mergePatch(node, { status }) as FakeNode);
+  }
+
   /** Forgets history older than the latest event, so resuming an older watch gets 410. */
   compact(): void {
     this.history = this.history.slice(-1);

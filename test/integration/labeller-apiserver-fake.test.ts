@@ -92,8 +92,10 @@ test('NodeRestriction: a node identity reads and labels only its own Node, withi
 });
 
 /** Reads newline-delimited watch events until `count` arrived or the stream ends. */
-async function events(res: Response, count: number): Promise<Array<{ type: string; object: { metadata?: { name?: string }; code?: number } }>> {
-  const out: Array<{ type: string; object: { metadata?: { name?: string }; code?: number } }> = [];
+type WatchLine = { type: string; object: { metadata?: { name?: string; resourceVersion?: string; labels?: Record<string, string> }; code?: number } };
+
+async function events(res: Response, count: number): Promise<WatchLine[]> {
+  const out: WatchLine[] = [];
   const reader = res.body!.getReader();
   let buf = '';
   while (out.length < count) {
@@ -130,6 +132,22 @@ test('watch of one Node: current state as ADDED without a version, changes after
   t.is(err?.object.code, 410);
   t.is((await req(`${url}/api/v1/nodes?watch=true`, 'n1')).status, 403);
   t.is(api.counts.watch, 4);
+});
+
+test("the kubelet's status report: status merged, labels untouched, a MODIFIED event for the Node's watchers", async (t) => {
+  const { api, url } = await started(t);
+  const rv = api.nodes.get('rv-1')?.metadata.resourceVersion ?? '';
+  const watch = await req(`${url}/api/v1/nodes?watch=true&fieldSelector=metadata.name%3Drv-1&resourceVersion=${rv}`, 'n1');
+  api.reportStatus('rv-1', { allocatable: { 'riseproject.com/runner': '1' } });
+  api.reportStatus('rv-1', { conditions: [{ type: 'Ready', status: 'True' }] });
+  const [first, second] = await events(watch, 2);
+  t.is(first?.type, 'MODIFIED');
+  t.is(first?.object.metadata?.labels?.['team/owner'], 'ci');
+  t.true(Number(second?.object.metadata?.resourceVersion) > Number(first?.object.metadata?.resourceVersion));
+  const node = api.nodes.get('rv-1');
+  t.deepEqual(node?.status, { allocatable: { 'riseproject.com/runner': '1' }, conditions: [{ type: 'Ready', status: 'True' }] });
+  t.is(node?.metadata.labels['team/owner'], 'ci');
+  t.throws(() => api.reportStatus('nope', {}), { message: /no node nope/ });
 });
 
 test('a watch ends after its timeout', async (t) => {

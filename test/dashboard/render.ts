@@ -30,9 +30,23 @@ const RESOURCE = 'riseproject.com/runner';
 const log = (line: string): void => void process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** The daemon flags that serve /metrics on 127.0.0.1:port. */
-function metricsArgs(port: number): string[] {
-  return ['--metrics-listen', `127.0.0.1:${port}`];
+/**
+ * A board's config file, as /etc/riscv-runner-node/config.yaml would be on it: both daemons read
+ * the same file, each its own section, so each serves /metrics on its own loopback port. Metrics
+ * have no command-line flag: they are read from the config at start.
+ */
+function boardConfig(b: Pick<Board, 'pluginPort' | 'labellerPort'>): string {
+  return [
+    'deviceplugin:',
+    '  metrics:',
+    `    listen: 127.0.0.1:${b.pluginPort}`,
+    'labeller:',
+    // Rediscovery every 30 s instead of 300, so a short run shows the labeller's sync age move.
+    '  rediscoverSeconds: 30',
+    '  metrics:',
+    `    listen: 127.0.0.1:${b.labellerPort}`,
+    '',
+  ].join('\n');
 }
 
 interface Board {
@@ -73,7 +87,6 @@ function startPlugin(b: Board): void {
     '--device-plugin-dir', b.kubelet.dir,
     '--maintenance-file', b.maintenance,
     '--node-name', b.node,
-    ...metricsArgs(b.pluginPort),
   ]);
 }
 
@@ -84,18 +97,30 @@ function startLabeller(b: Board, kubeconfig: string): void {
     '--root', b.root,
     '--kubeconfig', kubeconfig,
     '--node-name', b.node,
-    ...metricsArgs(b.labellerPort),
   ]);
 }
 
-/** Fails at once, with the reason, when this build's daemons do not serve metrics. */
-async function checkDaemonsServeMetrics(): Promise<void> {
-  for (const command of ['device-plugin', 'node-labeller']) {
-    const help = await new Promise<string>((resolve, reject) =>
-      execFile(process.execPath, [CLI, command, '--help'], (err, stdout) => (err ? reject(err) : resolve(stdout))),
-    );
-    const flag = metricsArgs(0)[0] ?? '';
-    if (!help.includes(flag)) throw new Error(`render: riscv-runner-node ${command} has no ${flag} option: this build's daemons do not serve metrics`);
+/** Fails at once, with check-config's reasons, when this build does not take a board's config. */
+async function checkConfig(file: string): Promise<void> {
+  await new Promise<void>((resolve, reject) =>
+    execFile(process.execPath, [CLI, 'check-config', file], (err, stdout, stderr) =>
+      err ? reject(new Error(`render: riscv-runner-node check-config ${file} failed: ${stderr || stdout}`)) : resolve(),
+    ),
+  );
+}
+
+/** Waits until a daemon's /healthz answers at all (200 or 503): its metrics server is up. */
+async function waitForMetrics(name: string, port: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await fetch(`http://127.0.0.1:${port}/healthz`);
+      return;
+    } catch {
+      // Not listening yet: the daemons open it only after READY=1.
+    }
+    if (Date.now() > deadline) throw new Error(`render: ${name} serves no metrics on 127.0.0.1:${port} after ${timeoutMs / 1000} s`);
+    await sleep(200);
   }
 }
 
@@ -123,20 +148,20 @@ const boards: Board[] = [];
 let ksm: FakeKubeStateMetrics | undefined;
 let prometheus: Awaited<ReturnType<typeof startPrometheus>> | undefined;
 try {
-  await checkDaemonsServeMetrics();
   const token = 'render-token';
   const url = await api.start(0, '127.0.0.1');
   for (const [node, root] of [['rv-01', 'scw-em-rv1'], ['rv-02', 'jupiter'], ['rv-03', 'milkv-pioneer']] as const) {
     const boardDir = path.join(dir, node);
     await mkdir(path.join(boardDir, 'dp'), { recursive: true });
-    // Rediscovery every 30 s instead of 300, so a short run shows the labeller's sync age move.
-    await writeFile(path.join(boardDir, 'config.yaml'), 'labeller:\n  rediscoverSeconds: 30\n');
     api.createNode(node, { 'kubernetes.io/hostname': node });
     api.addToken(`${token}-${node}`, `system:node:${node}`);
     await writeFile(path.join(boardDir, 'kubeconfig'), api.kubeconfig(`${token}-${node}`), { mode: 0o600 });
     const kubelet = new FakeKubelet({ dir: path.join(boardDir, 'dp') });
     await kubelet.start();
-    boards.push({ node, root: path.join(FIXTURES, root), dir: boardDir, kubelet, maintenance: path.join(boardDir, 'maintenance'), pluginPort: await freePort(), labellerPort: await freePort() });
+    const ports = { pluginPort: await freePort(), labellerPort: await freePort() };
+    await writeFile(path.join(boardDir, 'config.yaml'), boardConfig(ports));
+    await checkConfig(path.join(boardDir, 'config.yaml'));
+    boards.push({ node, root: path.join(FIXTURES, root), dir: boardDir, kubelet, maintenance: path.join(boardDir, 'maintenance'), ...ports });
   }
   log(`API server stand-in ${url}; boards ${boards.map((b) => `${b.node} (${path.basename(b.root)})`).join(', ')}`);
   const byNode = new Map(boards.map((b) => [b.node, b]));
@@ -154,6 +179,7 @@ try {
     startLabeller(b, path.join(b.dir, 'kubeconfig'));
   }
   await Promise.all(boards.map((b) => b.kubelet.waitFor(() => b.kubelet.allocatable(RESOURCE) === 1, 20_000, `${b.node} registration`)));
+  await Promise.all(boards.flatMap((b) => [waitForMetrics(`${b.node} rise-device-plugin`, b.pluginPort), waitForMetrics(`${b.node} rise-node-labeller`, b.labellerPort)]));
   prometheus = await startPrometheus(dir, prometheusConfig(boards, ksmUrl), log);
   log(`prometheus ${prometheus.url}, scraping every ${SCRAPE_SECONDS} s; run of ${MINUTES} minutes`);
   const start = Math.floor(Date.now() / 1000);

@@ -26,6 +26,10 @@ const OUT = path.resolve(process.env['RRN_RENDER_OUT'] ?? 'docs/dashboard.png');
 const MINUTES = Number(process.env['RRN_RENDER_MINUTES'] ?? 15);
 const SCRAPE_SECONDS = 5;
 const RESOURCE = 'riseproject.com/runner';
+// The kubelet's nodeStatusUpdateFrequency and nodeStatusReportFrequency: it looks at its Node's
+// status every 10 s and writes it when it changed, or when 5 minutes passed without a write.
+const STATUS_CHECK_MS = 10_000;
+const STATUS_REPORT_MS = 300_000;
 
 const log = (line: string): void => void process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -41,8 +45,6 @@ function boardConfig(b: Pick<Board, 'pluginPort' | 'labellerPort'>): string {
     '  metrics:',
     `    listen: 127.0.0.1:${b.pluginPort}`,
     'labeller:',
-    // Rediscovery every 30 s instead of 300, so a short run shows the labeller's sync age move.
-    '  rediscoverSeconds: 30',
     '  metrics:',
     `    listen: 127.0.0.1:${b.labellerPort}`,
     '',
@@ -57,6 +59,10 @@ interface Board {
   maintenance: string;
   pluginPort: number;
   labellerPort: number;
+  /** False while the scenario has the kubelet stopped: a stopped kubelet writes no status. */
+  kubeletUp: boolean;
+  /** The last status write: when, and the allocatable it wrote. */
+  statusWritten?: { at: number; allocatable: string };
   plugin?: ChildProcess;
   labeller?: ChildProcess;
 }
@@ -124,6 +130,20 @@ async function waitForMetrics(name: string, port: number, timeoutMs = 20_000): P
   }
 }
 
+/**
+ * One kubelet status check: the Node's status.allocatable written when it changed or is 5
+ * minutes old. Each write is a watch event, and the labeller confirms its labels at each, which
+ * is what keeps a real board's sync age under 5 minutes.
+ */
+function kubeletStatus(api: FakeApiServer, b: Board, now: number): void {
+  if (!b.kubeletUp) return;
+  const counts = kubeletAllocatable(b.kubelet);
+  const allocatable = JSON.stringify(Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, String(v)])));
+  if (b.statusWritten && b.statusWritten.allocatable === allocatable && now - b.statusWritten.at < STATUS_REPORT_MS) return;
+  api.reportStatus(b.node, { allocatable: JSON.parse(allocatable) as Record<string, string> });
+  b.statusWritten = { at: now, allocatable };
+}
+
 function prometheusConfig(boards: Board[], ksm: string): string {
   const targets = (port: (b: Board) => number) => boards.map((b) => ({ targets: [`127.0.0.1:${port(b)}`], labels: { node: b.node } }));
   // JSON is YAML: Prometheus reads this as it would the documented YAML.
@@ -147,6 +167,7 @@ const api = new FakeApiServer();
 const boards: Board[] = [];
 let ksm: FakeKubeStateMetrics | undefined;
 let prometheus: Awaited<ReturnType<typeof startPrometheus>> | undefined;
+let statusTimer: NodeJS.Timeout | undefined;
 try {
   const token = 'render-token';
   const url = await api.start(0, '127.0.0.1');
@@ -161,7 +182,7 @@ try {
     const ports = { pluginPort: await freePort(), labellerPort: await freePort() };
     await writeFile(path.join(boardDir, 'config.yaml'), boardConfig(ports));
     await checkConfig(path.join(boardDir, 'config.yaml'));
-    boards.push({ node, root: path.join(FIXTURES, root), dir: boardDir, kubelet, maintenance: path.join(boardDir, 'maintenance'), ...ports });
+    boards.push({ node, root: path.join(FIXTURES, root), dir: boardDir, kubelet, kubeletUp: true, maintenance: path.join(boardDir, 'maintenance'), ...ports });
   }
   log(`API server stand-in ${url}; boards ${boards.map((b) => `${b.node} (${path.basename(b.root)})`).join(', ')}`);
   const byNode = new Map(boards.map((b) => [b.node, b]));
@@ -178,6 +199,7 @@ try {
     startPlugin(b);
     startLabeller(b, path.join(b.dir, 'kubeconfig'));
   }
+  statusTimer = setInterval(() => boards.forEach((b) => kubeletStatus(api, b, Date.now())), STATUS_CHECK_MS);
   await Promise.all(boards.map((b) => b.kubelet.waitFor(() => b.kubelet.allocatable(RESOURCE) === 1, 20_000, `${b.node} registration`)));
   await Promise.all(boards.flatMap((b) => [waitForMetrics(`${b.node} rise-device-plugin`, b.pluginPort), waitForMetrics(`${b.node} rise-node-labeller`, b.labellerPort)]));
   prometheus = await startPrometheus(dir, prometheusConfig(boards, ksmUrl), log);
@@ -192,17 +214,24 @@ try {
   const [b1, b2, b3] = boards as [Board, Board, Board];
   // The script: each event shows on one or more panels.
   await at(0.1, `${b1.node}: kubelet restarts`, () => b1.kubelet.restart());
+  await at(0.15, `${b2.node}: kubelet restarts (an upgrade)`, () => b2.kubelet.restart());
   await at(0.2, `${b1.node}: kubelet restarts`, () => b1.kubelet.restart());
   await at(0.25, `${b2.node}: maintenance on`, () => writeFile(b2.maintenance, 'firmware update\n'));
   await at(0.3, `${b3.node}: someone deletes riseproject.dev/board`, () => api.editLabels(b3.node, { 'riseproject.dev/board': null }));
   await at(0.35, `${b1.node}: kubelet restarts`, () => b1.kubelet.restart());
-  await at(0.4, `${b3.node}: kubelet stops`, () => b3.kubelet.stop());
+  await at(0.4, `${b3.node}: kubelet stops`, () => {
+    b3.kubeletUp = false;
+    b3.kubelet.stop();
+  });
   await at(0.45, `${b2.node}: maintenance off`, () => unlink(b2.maintenance));
   await at(0.5, 'API server answers 503 five times; someone edits a label on every Node', () => {
     api.failNext(5, 503);
     for (const b of boards) api.editLabels(b.node, { 'riseproject.dev/harts': '1' });
   });
-  await at(0.55, `${b3.node}: kubelet back`, () => b3.kubelet.start());
+  await at(0.55, `${b3.node}: kubelet back`, async () => {
+    await b3.kubelet.start();
+    b3.kubeletUp = true;
+  });
   await at(0.6, `${b1.node}: rise-device-plugin killed (SIGKILL) and started again, as systemd would`, async () => {
     await stop(b1.plugin, 'SIGKILL');
     await sleep(2000);
@@ -256,6 +285,7 @@ try {
   process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
   process.exitCode = 1;
 } finally {
+  clearInterval(statusTimer);
   await prometheus?.stop();
   await Promise.all([...children].map((c) => stop(c)));
   for (const b of boards) b.kubelet.stop();

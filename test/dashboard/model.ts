@@ -26,7 +26,7 @@ export interface Panel {
       unit?: string;
       decimals?: number;
       thresholds?: { steps: { color: string; value: number | null }[] };
-      custom?: { stacking?: { mode: string }; thresholdsStyle?: { mode: string } };
+      custom?: { fillOpacity?: number; stacking?: { mode: string }; thresholdsStyle?: { mode: string } };
     };
   };
 }

@@ -77,23 +77,70 @@ export function ticks(max: number, count = 4): number[] {
   return out;
 }
 
+/**
+ * The y axis's ticks in the panel's unit, as Grafana picks them: whole numbers where the panel
+ * shows no decimals, minutes and hours for durations past a minute, powers of 1024 for bytes.
+ */
+export function axisTicks(max: number, unit: string | undefined, decimals?: number): number[] {
+  if (unit === 'bytes' && max >= 1024) {
+    const scale = 1024 ** Math.min(3, Math.floor(Math.log(max) / Math.log(1024)));
+    return ticks(max / scale).map((v) => v * scale);
+  }
+  if (unit === 's' && max > 60) {
+    const raw = max / 4;
+    const step = [60, 120, 300, 600, 900, 1200, 1800, 3600, 7200, 10800, 21600, 43200, 86400].find((s) => s >= raw) ?? Math.ceil(raw / 86400) * 86400;
+    const out: number[] = [];
+    for (let v = 0; v < max + step; v += step) out.push(v);
+    return out;
+  }
+  const out = ticks(max);
+  if (decimals === 0 && (out[1] ?? 1) < 1) return ticks(Math.max(1, Math.ceil(max)), Math.max(1, Math.ceil(max)));
+  return out;
+}
+
 function thresholdColor(panel: Panel, value: number): string {
   let color = 'green';
   for (const step of panel.fieldConfig.defaults.thresholds?.steps ?? []) if (step.value === null || value >= step.value) color = step.color;
   return COLORS[color] ?? color;
 }
 
-/** The stacked sums, series by series, at each series' own timestamps (they share the query's steps). */
-function stack(series: Series[]): Series[] {
+/**
+ * The stacked sums, series by series, at each series' own timestamps (they share the query's
+ * steps), and under each the sum it stands on. A NaN stays a gap and adds nothing.
+ */
+function stack(series: Series[]): { stacked: Series[]; bases: Map<number, number>[] } {
   const sums = new Map<number, number>();
-  return series.map((s) => ({
-    name: s.name,
-    points: s.points.map(([t, v]): [number, number] => {
-      const sum = (sums.get(t) ?? 0) + (Number.isFinite(v) ? v : 0);
-      sums.set(t, sum);
-      return [t, sum];
-    }),
-  }));
+  const bases: Map<number, number>[] = [];
+  const stacked = series.map((s) => {
+    const base = new Map<number, number>();
+    bases.push(base);
+    return {
+      name: s.name,
+      points: s.points.map(([t, v]): [number, number] => {
+        const below = sums.get(t) ?? 0;
+        base.set(t, below);
+        if (!Number.isFinite(v)) return [t, Number.NaN];
+        sums.set(t, below + v);
+        return [t, below + v];
+      }),
+    };
+  });
+  return { stacked, bases };
+}
+
+/** The stretches of a series between NaNs: each is drawn as one line, with a gap between. */
+function finiteRuns(points: [number, number][]): [number, number][][] {
+  const runs: [number, number][][] = [];
+  let run: [number, number][] = [];
+  for (const [t, v] of points) {
+    if (Number.isFinite(v)) run.push([t, v]);
+    else if (run.length) {
+      runs.push(run);
+      run = [];
+    }
+  }
+  if (run.length) runs.push(run);
+  return runs;
 }
 
 /** stepAfter, as the panels ask: each value held until the next sample. */
@@ -103,10 +150,10 @@ function stepPath(points: [number, number][], x: (t: number) => number, y: (v: n
 
 function timeseriesSvg(panel: Panel, raw: Series[], start: number, end: number, width: number, height: number): string {
   const unit = panel.fieldConfig.defaults.unit;
-  const series = panel.fieldConfig.defaults.custom?.stacking?.mode === 'normal' ? stack(raw) : raw;
+  const { stacked: series, bases } = panel.fieldConfig.defaults.custom?.stacking?.mode === 'normal' ? stack(raw) : { stacked: raw, bases: [] };
   const threshold = panel.fieldConfig.defaults.custom?.thresholdsStyle?.mode === 'line' ? panel.fieldConfig.defaults.thresholds?.steps.find((s) => s.value !== null)?.value : undefined;
   const values = series.flatMap((s) => s.points.map(([, v]) => v)).filter(Number.isFinite);
-  const axis = ticks(Math.max(0, ...values, ...(threshold !== undefined && threshold !== null ? [threshold * 1.1] : [])));
+  const axis = axisTicks(Math.max(0, ...values, ...(threshold !== undefined && threshold !== null ? [threshold * 1.1] : [])), unit, panel.fieldConfig.defaults.decimals);
   const top = axis[axis.length - 1] ?? 1;
   const left = 70;
   const plotW = width - left - 12;
@@ -123,33 +170,34 @@ function timeseriesSvg(panel: Panel, raw: Series[], start: number, end: number, 
   for (let t = Math.ceil(start / (everyMin * 60)) * everyMin * 60; t <= end; t += everyMin * 60) {
     const d = new Date(t * 1000);
     const label = `${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')}`;
-    parts.push(`<text x="${x(t)}" y="${height - 4}" text-anchor="middle">${label}</text>`);
+    // A label so close to the axis that it would run into the y axis's "0" is left out.
+    if (x(t) - left >= 20) parts.push(`<text x="${x(t)}" y="${height - 4}" text-anchor="middle">${label}</text>`);
   }
   if (threshold !== undefined && threshold !== null)
     parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${y(threshold)}" y2="${y(threshold)}" stroke="#f2495c" stroke-dasharray="6 4"/>`);
-  const stacked = series !== raw;
-  // Stacked series are filled down to the one below, as Grafana fills them; drawn top first.
-  if (stacked)
-    for (let i = series.length - 1; i >= 0; i--) {
-      const points = (series[i]?.points ?? []).filter(([, v]) => Number.isFinite(v));
-      const first = points[0];
-      const last = points[points.length - 1];
-      if (!first || !last) continue;
-      parts.push(`<path d="${stepPath(points, x, y)}V${y(0).toFixed(1)}H${x(first[0]).toFixed(1)}Z" fill="${PALETTE[i % PALETTE.length]}" fill-opacity="0.25" stroke="none"/>`);
-    }
+  // A stacked series filled at the panel's fillOpacity down to the one below it, as Grafana fills
+  // it. Unstacked ones are left as lines: in a still picture the fills of several series at one
+  // value pile up into an opaque block that hides which line is where.
+  const opacity = (panel.fieldConfig.defaults.custom?.fillOpacity ?? 0) / 100;
+  if (opacity > 0 && bases.length > 0)
+    series.forEach((s, i) => {
+      const below = bases[i];
+      for (const r of finiteRuns(s.points)) {
+        const first = r[0];
+        const last = r[r.length - 1];
+        if (!first || !last) continue;
+        // The lower edge walked back from the last point to the first, each value held as the line holds it.
+        const base = [...r].reverse().map(([t]): [number, number] => [t, below?.get(t) ?? 0]);
+        const back = base.map(([t, v], j) => `${j === 0 ? '' : `V${y(v).toFixed(1)}`}H${x(t).toFixed(1)}`).join('');
+        parts.push(
+          `<path d="${stepPath(r, x, y)}V${y(base[0]?.[1] ?? 0).toFixed(1)}${back}V${y(first[1]).toFixed(1)}Z" fill="${PALETTE[i % PALETTE.length]}" fill-opacity="${opacity}" stroke="none"/>`,
+        );
+      }
+    });
   series.forEach((s, i) => {
     const color = PALETTE[i % PALETTE.length] ?? '#73bf69';
     // A gap where the value is NaN or a step is missing, as Grafana draws with spanNulls off.
-    const runs: [number, number][][] = [];
-    let run: [number, number][] = [];
-    for (const [t, v] of s.points) {
-      if (Number.isFinite(v)) run.push([t, v]);
-      else if (run.length) {
-        runs.push(run);
-        run = [];
-      }
-    }
-    if (run.length) runs.push(run);
+    const runs = finiteRuns(s.points);
     for (const r of runs) {
       parts.push(`<path d="${stepPath(r, x, y)}" fill="none" stroke="${color}" stroke-width="2"/>`);
     }

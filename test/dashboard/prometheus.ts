@@ -83,10 +83,22 @@ export function legend(format: string | undefined, metric: Record<string, string
   return format.replace(/\{\{ *(\w+) *\}\}/g, (_, name: string) => metric[name] ?? '');
 }
 
+/**
+ * A point at every step from start to end, NaN where values has none: Prometheus leaves out the
+ * steps where a series has no sample (a target down, a series not born yet), and Grafana's data
+ * source fills them in as nulls, so that the panel draws a gap there rather than a line across.
+ */
+export function atEveryStep(values: [number, string][], start: number, end: number, step: number): [number, number][] {
+  const byTime = new Map(values.map(([t, v]) => [t, Number(v)]));
+  const points: [number, number][] = [];
+  for (let t = start; t <= end; t += step) points.push([t, byTime.get(t) ?? Number.NaN]);
+  return points;
+}
+
 export async function queryRange(url: string, query: string, start: number, end: number, step: number, legendFormat?: string): Promise<Series[]> {
   const data = await api(url, 'query_range', { query, start: String(start), end: String(end), step: String(step) });
   return data.result
-    .map((r) => ({ name: legend(legendFormat, r.metric), points: (r.values ?? []).map(([t, v]): [number, number] => [t, Number(v)]) }))
+    .map((r) => ({ name: legend(legendFormat, r.metric), points: atEveryStep(r.values ?? [], start, end, step) }))
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 

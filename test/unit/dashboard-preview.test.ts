@@ -1,7 +1,8 @@
 // The dashboard preview's drawing: units as Grafana prints them, axis ticks, and panels from data.
 import test from 'ava';
 import type { Dashboard, Panel } from '../dashboard/model.js';
-import { formatValue, previewHtml, ticks, type PanelData } from '../dashboard/preview.js';
+import { axisTicks, formatValue, previewHtml, ticks, type PanelData } from '../dashboard/preview.js';
+import { atEveryStep } from '../dashboard/prometheus.js';
 
 for (const [value, unit, decimals, text] of [
   [0.0123, 's', undefined, '12.3 ms'],
@@ -30,6 +31,31 @@ for (const [max, expected] of [
 ] as const) {
   test(`ticks(${max}) reach at least the maximum in round steps`, (t) => t.deepEqual(ticks(max), [...expected]));
 }
+
+const MiB = 1024 * 1024;
+for (const [max, unit, decimals, expected] of [
+  // Durations past a minute in whole minutes, not 500 s.
+  [1320, 's', undefined, [0, 600, 1200, 1800]],
+  [300, 's', undefined, [0, 120, 240, 360]],
+  [29.8, 's', undefined, [0, 10, 20, 30]],
+  [0.48, 's', undefined, [0, 0.2, 0.4, 0.6]],
+  // Bytes in round MiB, not 47.7 MiB.
+  [143 * MiB, 'bytes', undefined, [0, 50 * MiB, 100 * MiB, 150 * MiB]],
+  [700, 'bytes', undefined, [0, 200, 400, 600, 800]],
+  // No decimals: whole steps, not 0, 0, 1, 1, 1.
+  [1, 'short', 0, [0, 1]],
+  [2, 'short', 0, [0, 1, 2]],
+  [6.3, 'short', 0, [0, 2, 4, 6, 8]],
+  [1, 'short', undefined, [0, 0.25, 0.5, 0.75, 1]],
+] as const) {
+  test(`axisTicks(${max}, ${unit}, decimals ${decimals}) is ${expected.join(', ')}`, (t) => t.deepEqual(axisTicks(max, unit, decimals), [...expected]));
+}
+
+test('atEveryStep: a point at each step, NaN at the steps Prometheus left out', (t) => {
+  const points = atEveryStep([[100, '1'], [110, '2'], [130, '4']], 100, 140, 10);
+  t.deepEqual(points.map(([time]) => time), [100, 110, 120, 130, 140]);
+  t.deepEqual(points.map(([, v]) => (Number.isNaN(v) ? 'gap' : v)), [1, 2, 'gap', 4, 'gap']);
+});
 
 function panel(id: number, type: Panel['type'], extra: Partial<Panel['fieldConfig']['defaults']> = {}): Panel {
   const ds = { type: 'prometheus', uid: '${datasource}' };
@@ -68,4 +94,28 @@ test('previewHtml: stat coloured by its thresholds, series as paths with gaps at
   t.regex(html, /panel &lt;3&gt;<\/div><div class="empty">No data<\/div>/);
   // Two rows of 8 grid units at 38 px, under the header.
   t.is(height, 64 + 16 * 38 + 8);
+});
+
+test('previewHtml: a stacked panel fills each series down to the one below it; an unstacked one draws lines only', (t) => {
+  const stacked: Panel = {
+    ...panel(1, 'timeseries', { custom: { fillOpacity: 10, stacking: { mode: 'normal' } } }),
+    gridPos: { x: 0, y: 0, w: 24, h: 8 },
+  };
+  const series = [
+    { name: 'a', points: [[0, 1], [60, 1], [120, 1]] as [number, number][] },
+    { name: 'b', points: [[0, 2], [60, Number.NaN], [120, 2]] as [number, number][] },
+  ];
+  const draw = (p: Panel): string =>
+    previewHtml({ dashboard: { title: 'x', uid: 'x', schemaVersion: 39, panels: [p], templating: { list: [] } }, data: new Map([[p.id, { kind: 'timeseries', series }]]), start: 0, end: 120, caption: '' }).html;
+  const html = draw(stacked);
+  const fills = [...html.matchAll(/<path d="([^"]+)" fill="(#[0-9a-f]+)" fill-opacity="0.1"/g)];
+  // a: one run; b: two runs around its NaN. Lines: a once, b twice.
+  t.is(fills.length, 3);
+  t.is(html.match(/fill="none"/g)?.length, 3);
+  // b stands on a (1) and reaches 1 + 2: its fill's top is at 3 and its bottom at 1, never at 0.
+  const ys = (d: string): number[] => [...d.matchAll(/(?:M[\d.]+,|V)([\d.]+)/g)].map((m) => Number(m[1]));
+  const [aFill, bFill] = [fills[0]?.[1] ?? '', fills[1]?.[1] ?? ''];
+  t.true(Math.max(...ys(bFill)) < Math.max(...ys(aFill)), 'b\'s fill ends above the floor a\'s reaches');
+  const unstacked = draw({ ...stacked, fieldConfig: { defaults: { unit: 'short', custom: { fillOpacity: 10 } } } });
+  t.false(unstacked.includes('fill-opacity'));
 });

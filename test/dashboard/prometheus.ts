@@ -21,13 +21,13 @@ export interface RunningPrometheus {
   stop: () => Promise<void>;
 }
 
-/** Starts Prometheus with config (YAML or JSON text) in dir and waits until it is ready. */
-export async function startPrometheus(dir: string, config: string, log: (line: string) => void): Promise<RunningPrometheus> {
+/** Starts Prometheus (the binary at program) with config (YAML or JSON text) in dir and waits until it is ready. */
+export async function startPrometheus(program: string, dir: string, config: string, log: (line: string) => void): Promise<RunningPrometheus> {
   const file = path.join(dir, 'prometheus.yml');
   await writeFile(file, config);
   const port = await freePort();
   const child = spawn(
-    'prometheus',
+    program,
     [`--config.file=${file}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -37,8 +37,11 @@ export async function startPrometheus(dir: string, config: string, log: (line: s
     child.once('exit', (code) => reject(new Error(`prometheus exited with status ${code} before it was ready`)));
   });
   const url = `http://127.0.0.1:${port}`;
+  let gaveUp = false;
   const ready = (async () => {
     for (;;) {
+      // Stop asking once it has failed: failed has the reason.
+      if (gaveUp) return;
       try {
         if ((await fetch(`${url}/-/ready`)).ok) return;
       } catch {
@@ -47,7 +50,12 @@ export async function startPrometheus(dir: string, config: string, log: (line: s
       await new Promise((r) => setTimeout(r, 200));
     }
   })();
-  await Promise.race([ready, failed]);
+  try {
+    await Promise.race([ready, failed]);
+  } catch (err) {
+    gaveUp = true;
+    throw err;
+  }
   failed.catch(() => undefined);
   return {
     url,

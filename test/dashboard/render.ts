@@ -8,7 +8,7 @@
 // Needs: prometheus and chromium (apt-get install prometheus chromium).
 // Environment: RRN_RENDER_MINUTES (length of the run, default 15), RRN_RENDER_OUT (default docs/dashboard.png).
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,8 @@ import { FakeApiServer } from '../fakes/apiserver.js';
 import { FakeKubelet } from '../fakes/kubelet.js';
 import { FakeKubeStateMetrics, kubeletAllocatable } from '../fakes/kube-state-metrics.js';
 import { fillVariables, readDashboard } from './model.js';
-import { previewHtml, PAGE_WIDTH, type PanelData } from './preview.js';
+import { formatValue, previewHtml, PAGE_WIDTH, type PanelData } from './preview.js';
+import { CHROMIUM, findProgram, PROMETHEUS } from './programs.js';
 import { freePort, queryInstant, queryRange, startPrometheus } from './prometheus.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
@@ -169,6 +170,9 @@ let ksm: FakeKubeStateMetrics | undefined;
 let prometheus: Awaited<ReturnType<typeof startPrometheus>> | undefined;
 let statusTimer: NodeJS.Timeout | undefined;
 try {
+  // Both looked for first: a missing one fails now, not at the end of the run.
+  const programs = { prometheus: await findProgram(PROMETHEUS, process.env['PATH'] ?? ''), chromium: await findProgram(CHROMIUM, process.env['PATH'] ?? '') };
+  log(`using ${programs.prometheus} and ${programs.chromium}`);
   const token = 'render-token';
   const url = await api.start(0, '127.0.0.1');
   for (const [node, root] of [['rv-01', 'scw-em-rv1'], ['rv-02', 'jupiter'], ['rv-03', 'milkv-pioneer']] as const) {
@@ -202,7 +206,7 @@ try {
   statusTimer = setInterval(() => boards.forEach((b) => kubeletStatus(api, b, Date.now())), STATUS_CHECK_MS);
   await Promise.all(boards.map((b) => b.kubelet.waitFor(() => b.kubelet.allocatable(RESOURCE) === 1, 20_000, `${b.node} registration`)));
   await Promise.all(boards.flatMap((b) => [waitForMetrics(`${b.node} rise-device-plugin`, b.pluginPort), waitForMetrics(`${b.node} rise-node-labeller`, b.labellerPort)]));
-  prometheus = await startPrometheus(dir, prometheusConfig(boards, ksmUrl), log);
+  prometheus = await startPrometheus(programs.prometheus, dir, prometheusConfig(boards, ksmUrl), log);
   log(`prometheus ${prometheus.url}, scraping every ${SCRAPE_SECONDS} s; run of ${MINUTES} minutes`);
   const start = Math.floor(Date.now() / 1000);
   const at = async (fraction: number, what: string, act: () => Promise<void> | void): Promise<void> => {
@@ -259,7 +263,17 @@ try {
       data.set(panel.id, { kind: 'timeseries', series });
     }
     const d = data.get(panel.id);
-    log(`panel "${panel.title}": ${d?.kind === 'stat' ? `value ${d.value}` : `${d?.kind === 'timeseries' ? d.series.length : 0} series`}`);
+    const unit = panel.fieldConfig.defaults.unit;
+    if (d?.kind === 'stat') log(`panel "${panel.title}": ${d.value === undefined ? 'no data' : formatValue(d.value, unit)}`);
+    else if (d?.kind === 'timeseries') {
+      // What the picture shows of each series, to read beside it: the range and the last value.
+      log(`panel "${panel.title}": ${d.series.length} series`);
+      for (const s of d.series) {
+        const values = s.points.map(([, v]) => v).filter(Number.isFinite);
+        const shown = values.length ? `min ${formatValue(Math.min(...values), unit)}, max ${formatValue(Math.max(...values), unit)}, last ${formatValue(values[values.length - 1] ?? NaN, unit)}` : 'no values';
+        log(`  ${s.name}: ${shown} (${values.length}/${s.points.length} steps)`);
+      }
+    }
   }
   const firing = await queryRange(prometheus.url, 'ALERTS{alertstate="firing"}', start, end, step, '{{alertname}} {{node}}');
   log(`alerts that fired during the run: ${firing.map((s) => s.name).join('; ') || 'none'}`);
@@ -272,15 +286,35 @@ try {
   });
   const page = path.join(dir, 'preview.html');
   await writeFile(page, html);
-  await mkdir(path.dirname(OUT), { recursive: true });
+  // The sandbox refuses to start as root; the page is a local file of our own making.
+  const sandbox = process.getuid?.() === 0 ? ['--no-sandbox'] : [];
+  const shot = path.join(dir, 'dashboard.png');
   await new Promise<void>((resolve, reject) =>
     execFile(
-      'chromium',
-      ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', `--window-size=${PAGE_WIDTH},${height}`, `--screenshot=${OUT}`, `file://${page}`],
-      (err, _stdout, stderr) => (err ? reject(new Error(`failed to run chromium: ${err.message} ${stderr} (apt-get install chromium)`)) : resolve()),
+      programs.chromium,
+      [
+        '--headless',
+        ...sandbox,
+        '--disable-gpu',
+        '--disable-dev-shm-usage',
+        '--no-first-run',
+        `--user-data-dir=${path.join(dir, 'chromium')}`,
+        '--hide-scrollbars',
+        '--force-device-scale-factor=1',
+        `--window-size=${PAGE_WIDTH},${height}`,
+        `--screenshot=${shot}`,
+        `file://${page}`,
+      ],
+      { timeout: 120_000 },
+      (err, _stdout, stderr) => (err ? reject(new Error(`render: ${programs.chromium} failed: ${err.message}\n${stderr}`)) : resolve()),
     ),
   );
-  log(`wrote ${path.relative(process.cwd(), OUT)} (${PAGE_WIDTH}x${height})`);
+  // Chromium can exit 0 having written nothing (a page it could not load).
+  const size = await stat(shot).then((s) => s.size, () => 0);
+  if (size === 0) throw new Error(`render: ${programs.chromium} wrote no screenshot to ${shot}`);
+  await mkdir(path.dirname(OUT), { recursive: true });
+  await copyFile(shot, OUT);
+  log(`wrote ${path.relative(process.cwd(), OUT)} (${PAGE_WIDTH}x${height}, ${Math.round(size / 1024)} KiB)`);
 } catch (err) {
   process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
   process.exitCode = 1;

@@ -185,3 +185,46 @@ test('every dashboard query is PromQL that promtool accepts, with the variables 
   t.is(code, 0, output);
   t.regex(output, new RegExp(`SUCCESS: ${rules.length} rules found`));
 });
+
+// A code's api_errors_total series is born at its first error, at 1 or more: increase() sees no
+// rise in a series' first sample, so it alone would draw 0 for a board whose only errors were a
+// burst between two scrapes (which is how the first full dashboard run drew five 503s).
+test('the API errors query counts the errors of a series born within the hour, and only the rise of an older one', async (t) => {
+  const d = await readDashboard();
+  const target = d.panels.flatMap((p) => p.targets).find((x) => x.expr.includes('rise_node_labeller_api_errors_total'));
+  t.truthy(target, 'a panel queries rise_node_labeller_api_errors_total');
+  const dir = await tempDir(t);
+  await writeFile(path.join(dir, 'none.rules.yml'), 'groups: []\n');
+  const series = (node: string, code: string, values: string) => ({ series: `rise_node_labeller_api_errors_total{job="rise-node-labeller", instance="x", node="${node}", code="${code}"}`, values });
+  const unitTest = {
+    rule_files: ['none.rules.yml'],
+    evaluation_interval: '1m',
+    tests: [
+      {
+        interval: '1m',
+        input_series: [
+          // Born at 2 at minute 120, a burst between two scrapes: 2 errors in the hour.
+          series('rv-01', '503', '_x120 2x30'),
+          // At 1 long before the hour, 4 since minute 100: 3 errors in the hour.
+          series('rv-02', '403', '1x100 4x50'),
+          // Born at 1 at minute 100, gone at 130 (the labeller stopped): 1 error in the hour.
+          series('rv-03', 'network', '_x100 1x29'),
+        ],
+        promql_expr_test: [
+          {
+            expr: fillVariables(target?.expr ?? ''),
+            eval_time: '150m',
+            exp_samples: [
+              { labels: '{node="rv-01", code="503"}', value: 2 },
+              { labels: '{node="rv-02", code="403"}', value: 3 },
+              { labels: '{node="rv-03", code="network"}', value: 1 },
+            ],
+          },
+        ],
+      },
+    ],
+  };
+  await writeFile(path.join(dir, 'api-errors.test.yml'), JSON.stringify(unitTest));
+  const { code, output } = await promtool(['test', 'rules', 'api-errors.test.yml'], { cwd: dir });
+  t.is(code, 0, output);
+});

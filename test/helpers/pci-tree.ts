@@ -4,7 +4,7 @@
 // none), `driver` links to ../../../bus/pci/drivers/<name> when one is bound, `iommu_group` to
 // ../../../kernel/iommu_groups/<n>, `net/<ifname>/type` holds the ARPHRD number, a VF has
 // `physfn` -> ../<pf addr>, its PF `virtfn<N>` -> ../<vf addr> and `sriov_numvfs`, a uio-bound
-// function `uio/uio<N>`.
+// function `uio/uio<N>`, a virtio-pci one its virtio device `virtio<N>/` with `net/<ifname>` in it.
 import { mkdir, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -23,6 +23,8 @@ export interface PciFixture {
   acpiIndex?: string;
   /** Interface name → ARPHRD type (1 ether, 32 infiniband). */
   net?: Record<string, number>;
+  /** As net, for a virtio-pci function: the interfaces sit under its virtio device, virtio<N>/net/<ifname>. */
+  virtioNet?: { device: string; net: Record<string, number> };
   /** The PF's address, for a VF; its index among the PF's virtfn links in vfIndex (default: order of appearance). */
   physfn?: string;
   vfIndex?: number;
@@ -76,6 +78,11 @@ export async function addPciFunction(root: string, f: PciFixture, vfCount = new 
   for (const [ifname, type] of Object.entries(f.net ?? {})) {
     await mkdir(path.join(dir, 'net', ifname), { recursive: true });
     await writeFile(path.join(dir, 'net', ifname, 'type'), `${type}\n`);
+  }
+  for (const [ifname, type] of Object.entries(f.virtioNet?.net ?? {})) {
+    const dev = path.join(dir, f.virtioNet?.device ?? 'virtio0');
+    await mkdir(path.join(dev, 'net', ifname), { recursive: true });
+    await writeFile(path.join(dev, 'net', ifname, 'type'), `${type}\n`);
   }
   for (const u of f.uio ?? []) await mkdir(path.join(dir, 'uio', u), { recursive: true });
   if (f.physfn !== undefined) {

@@ -100,6 +100,28 @@ test('the default-route skip names the interface, once per pass; a PF with VFs i
   ]);
 });
 
+// A VM's uplink: virtio-pci binds the function, and its interface is under the virtio device.
+const VIRTIO_UPLINK: PciFixture = { address: '0000:00:03.0', vendor: '1af4', device: '1000', class: '020000', driver: 'virtio-pci', virtioNet: { device: 'virtio2', net: { eth0: 1 } } };
+const VIRTIO_SPARE: PciFixture = { address: '0000:00:04.0', vendor: '1af4', device: '1000', class: '020000', driver: 'virtio-pci', virtioNet: { device: 'virtio3', net: { eth1: 1 } } };
+
+test('a virtio-pci function has the interfaces of its virtio device: its link type, and the default-route skip', async (t) => {
+  const h = await host(t, [VIRTIO_UPLINK, VIRTIO_SPARE], ['eth0']);
+  const scan = scanPci(path.join(h.root, 'sys', 'bus', 'pci', 'devices'));
+  t.deepEqual(
+    scan.functions.map((f) => [f.address, f.netNames, f.linkTypes]),
+    [
+      ['0000:00:03.0', ['eth0'], ['ether']],
+      ['0000:00:04.0', ['eth1'], ['ether']],
+    ],
+  );
+  const { resources, warnings } = h.discover(pciConfig('[{resourceName: a, selectors: {vendors: ["1af4"], linkTypes: [ether]}}]'));
+  t.deepEqual(pools(resources), { 'intel.com/a': ['00:04.0'] });
+  t.deepEqual(warnings, [
+    "PCI function 0000:00:03.0 matches deviceplugin.pci.resourceList[0] (intel.com/a) but is not offered: interface eth0 carries this host's default route",
+  ]);
+  t.deepEqual(pools(h.discover(pciConfig('[{resourceName: a, selectors: {pfNames: [eth1]}}]')).resources), { 'intel.com/a': ['00:04.0'] });
+});
+
 const topologyCases: Array<[string, Partial<PciFixture>, string, number[] | undefined, RegExp | undefined]> = [
   ['numa_node 1', { numa: '1' }, '', [1], undefined],
   ['numa_node 0', { numa: '0' }, '', [0], undefined],

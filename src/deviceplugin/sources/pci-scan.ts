@@ -67,11 +67,20 @@ function hexId(raw: string | undefined, digits: number): string | undefined {
   return hex !== undefined && hex.length === digits ? hex : undefined;
 }
 
-function linkTypesOf(deviceDir: string, netNames: readonly string[]): string[] {
-  return netNames.map((n) => {
-    const raw = readTrimmed(path.join(deviceDir, 'net', n, 'type'));
+/**
+ * A function's interfaces and their link types. Most drivers put them in `net/`; virtio-pci hands
+ * the function to a virtio device (`virtio<N>/net/`, as in a VM's uplink), which the host-device
+ * CNI and the SR-IOV operator look in too.
+ */
+function interfacesOf(deviceDir: string, files: ReadonlySet<string>): { netNames: string[]; linkTypes: string[] } {
+  const virtio = files.has('net') ? undefined : [...files].sort().find((f) => /^virtio\d+$/.test(f));
+  const netDir = virtio === undefined ? path.join(deviceDir, 'net') : path.join(deviceDir, virtio, 'net');
+  const netNames = files.has('net') || virtio !== undefined ? names(netDir) : [];
+  const linkTypes = netNames.map((n) => {
+    const raw = readTrimmed(path.join(netDir, n, 'type'));
     return raw === undefined ? 'unknown' : (LINK_TYPES[raw] ?? `arphrd-${raw}`);
   });
+  return { netNames, linkTypes };
 }
 
 /**
@@ -110,8 +119,7 @@ export function scanPci(devicesDir: string): PciScan {
     let pf = pfs.get(address);
     if (pf === undefined) {
       const pfDir = path.join(devicesDir, address);
-      const netNames = names(path.join(pfDir, 'net'));
-      pf = { address, netNames, linkTypes: linkTypesOf(pfDir, netNames) };
+      pf = { address, ...interfacesOf(pfDir, new Set(listing.get(address) ?? names(pfDir))) };
       pfs.set(address, pf);
     }
     return pf;
@@ -143,7 +151,6 @@ export function scanPci(devicesDir: string): PciScan {
       if (/^-?\d+$/.test(numa)) numaNode = Number(numa) >= 0 ? Number(numa) : undefined;
       else warnings.push(`PCI function ${dir}: numa_node ${JSON.stringify(numa)} is not a number; the device is offered without topology`);
     }
-    const netNames = files.has('net') ? names(path.join(dir, 'net')) : [];
     const pfAddress = files.has('physfn') ? linkBase(path.join(dir, 'physfn')) : undefined;
     const numVfs = files.has('sriov_numvfs') ? Number(readTrimmed(path.join(dir, 'sriov_numvfs')) ?? '0') : 0;
     functions.push({
@@ -155,8 +162,7 @@ export function scanPci(devicesDir: string): PciScan {
       numaNode,
       iommuGroup: files.has('iommu_group') ? linkBase(path.join(dir, 'iommu_group')) : undefined,
       acpiIndex: files.has('acpi_index') ? readTrimmed(path.join(dir, 'acpi_index')) : undefined,
-      netNames,
-      linkTypes: linkTypesOf(dir, netNames),
+      ...interfacesOf(dir, files),
       pf: pfAddress === undefined ? undefined : pfOf(pfAddress),
       vfIndex: pfAddress === undefined ? undefined : vfIndex.get(address),
       numVfs: Number.isInteger(numVfs) && numVfs > 0 ? numVfs : 0,

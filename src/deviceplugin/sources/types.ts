@@ -38,7 +38,10 @@ export interface PciFunction {
   /** The basename of the `iommu_group` link: /dev/vfio/<group> under vfio-pci. */
   iommuGroup: string | undefined;
   acpiIndex: string | undefined;
-  /** Its network interfaces (`net/<ifname>`) and their link types ("ether", "infiniband"). */
+  /**
+   * Its network interfaces (`net/<ifname>`, or `virtio<N>/net/<ifname>` under virtio-pci) and
+   * their link types ("ether", "infiniband").
+   */
   netNames: string[];
   linkTypes: string[];
   /** For a VF: its PF (`physfn`), the PF's interfaces and link types, and its index among the PF's virtfn links. */

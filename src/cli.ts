@@ -122,6 +122,10 @@ async function main(): Promise<void> {
           })
           .option('root', { ...rootOption, describe: 'filesystem root to read dev/, sys/bus/pci and proc/net/route from (answers keep the real paths)' })
           .option('dev-dir', { type: 'string', describe: "where to list /dev entries [default: <root>/dev]; the unit points it at a read-only view of the host's /dev" })
+          .option('route-file', {
+            type: 'string',
+            describe: "the routing table whose default-route interfaces PCI pools leave out [default: <root>/proc/net/route]; the unit points it at the host's, read-only",
+          })
           .option('node-name', { type: 'string', describe: 'this Node, for virtual device mappings [default: $NODE_NAME, else the host name lowercased]' }),
       async (argv) => {
         const { runDevicePluginCommand } = await import('./deviceplugin/command.js');
@@ -136,6 +140,7 @@ async function main(): Promise<void> {
             maintenanceFile: argv['maintenance-file'],
             root: argv.root,
             devDir: argv['dev-dir'],
+            routeFile: argv['route-file'],
             nodeName: argv['node-name'] ?? env['NODE_NAME'],
           },
           rt,

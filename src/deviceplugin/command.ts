@@ -24,6 +24,8 @@ export interface DevicePluginArgs {
   root?: string;
   /** Where /dev is listed, when not <root>/dev. */
   devDir?: string | undefined;
+  /** The routing table PCI pools read the default route from, when not <root>/proc/net/route. */
+  routeFile?: string | undefined;
   nodeName?: string | undefined;
 }
 
@@ -89,6 +91,7 @@ export async function resolveDevicePluginSettings(
       kubeletSocketName: 'kubelet.sock',
       root: path.resolve(args.root ?? '/'),
       devDir: path.resolve(args.devDir ?? path.join(args.root ?? '/', 'dev')),
+      ...(args.routeFile === undefined ? {} : { routeFile: path.resolve(args.routeFile) }),
       names: { nodeName: nodeNameFrom(args.nodeName, config, hostname), hostName: hostname },
       config: dp,
       configFile,
@@ -121,7 +124,10 @@ export async function runDevicePluginCommand(args: DevicePluginArgs, rt: Runtime
   const extra = [
     dp.virtual ? 'virtual devices' : '',
     dp.dev ? `/dev entries listed in ${settings.devDir}` : '',
-    dp.pci ? `${dp.pci.resources.length} PCI pool${dp.pci.resources.length === 1 ? '' : 's'} from ${path.join(settings.root, 'sys/bus/pci/devices')}` : '',
+    dp.pci
+      ? `${dp.pci.resources.length} PCI pool${dp.pci.resources.length === 1 ? '' : 's'} from ${path.join(settings.root, 'sys/bus/pci/devices')}` +
+        ` (default route from ${settings.routeFile ?? path.join(settings.root, 'proc/net/route')})`
+      : '',
   ].filter(Boolean);
   logger.info(
     `starting device plugin: ${dp.resourceName} × ${dp.deviceCount} on ${path.join(settings.dir, dp.socketName)}` +

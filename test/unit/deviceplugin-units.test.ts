@@ -125,3 +125,8 @@ test('a config file named with --config must exist', async (t) => {
   const err = await t.throwsAsync(resolveDevicePluginSettings({ ...base, config: '/nonexistent/config.yaml' }), { instanceOf: ConfigError });
   t.regex(err?.message ?? '', /config \/nonexistent\/config\.yaml: cannot be read \(ENOENT\)/);
 });
+
+test('--route-file names the routing table PCI pools read; without it the daemon reads <root>/proc/net/route', async (t) => {
+  t.is((await resolveDevicePluginSettings({ ...base, routeFile: '/run/rise-device-plugin/host-route' })).settings.routeFile, '/run/rise-device-plugin/host-route');
+  t.is((await resolveDevicePluginSettings({ ...base, root: '/tmp/board' })).settings.routeFile, undefined);
+});

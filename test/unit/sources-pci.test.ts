@@ -6,6 +6,7 @@ import type { PciConfig } from '../../src/common/pci-config.js';
 import { containerAllocation } from '../../src/deviceplugin/allocation.js';
 import type { ResourceSpec } from '../../src/deviceplugin/resource.js';
 import { pciEnvName, pciResources, pciSocketName } from '../../src/deviceplugin/sources/pci.js';
+import { discover } from '../../src/deviceplugin/sources/index.js';
 import { defaultRouteInterfaces, readRouteTable, scanPci } from '../../src/deviceplugin/sources/pci-scan.js';
 import { buildPciTree, removePciFunction, SRIOV_HOST, bindDriver, unbindDriver, writeRouteTable, type PciFixture } from '../helpers/pci-tree.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -269,3 +270,47 @@ test('the route table: only destination and mask 00000000 count; an unreadable o
   t.deepEqual([...defaultRouteInterfaces(readRouteTable(file))].sort(), ['eth0', 'wg0']);
   t.deepEqual([...defaultRouteInterfaces(readRouteTable(path.join(root, 'nope')))], []);
 });
+
+// What discovery says when it cannot see the host's default route: the unit's own network
+// namespace shows an empty table, a missing bind no table at all. Only while a netDevice or pci
+// pool could take one of the network functions present.
+const uplinkCases: Array<[string, { table: 'uplink' | 'none' | 'missing'; list: string; fixtures?: readonly PciFixture[] }, RegExp | undefined]> = [
+  ['the default route seen: nothing to say', { table: 'uplink', list: '[{resourceName: a, selectors: {drivers: [iavf]}}]' }, undefined],
+  [
+    'no table: says which functions are at stake and how to fix it',
+    { table: 'missing', list: '[{resourceName: a, selectors: {drivers: [iavf]}}]' },
+    /^cannot read the routing table \S+\/nope: netDevice and pci pools cannot tell which of 7 PCI network functions \(0000:3b:00\.0, 0000:3b:00\.1, 0000:3b:02\.0 and 4 more\) carries the host's default route, and may offer its uplink; make the host's table readable there \(the shipped unit binds \/proc\/1\/net\/route to it read-only, BindReadOnlyPaths=\), or keep the uplink out of every pool with selectors \(drivers, pfNames, pciAddresses\)$/,
+  ],
+  [
+    'a table without a default route, as a private network namespace shows it',
+    { table: 'none', list: '[{resourceName: a, deviceType: pci, selectors: {drivers: [iavf]}}]' },
+    /^the routing table \S+\/route has no IPv4 default route, so netDevice and pci pools leave none of 7 PCI network functions .* out as the host's uplink; .*not the host's \(it is seen from another network namespace\): point --route-file at the host's \/proc\/1\/net\/route, as the shipped unit does, or keep the uplink out/,
+  ],
+  ['accelerator pools only: nothing at stake', { table: 'none', list: '[{resourceName: a, deviceType: accelerator, selectors: {vendors: ["8086"]}}]' }, undefined],
+  [
+    'no network function with a driver: nothing at stake',
+    { table: 'missing', list: '[{resourceName: a, selectors: {vendors: ["8086"]}}]', fixtures: [SRIOV_HOST[7]!, { ...SRIOV_HOST[0]!, driver: undefined }] },
+    undefined,
+  ],
+  [
+    'one function: named alone',
+    { table: 'none', list: '[{resourceName: a, selectors: {vendors: ["1af4"]}}]', fixtures: [VIRTIO_UPLINK] },
+    /leave none of 1 PCI network function \(0000:00:03\.0\) out as the host's uplink/,
+  ],
+];
+
+for (const [what, { table, list, fixtures }, expected] of uplinkCases) {
+  test(`discovery and the uplink: ${what}`, async (t) => {
+    const root = await tempDir(t, 'rrn-uplink-');
+    const pciDir = await buildPciTree(root, fixtures ?? SRIOV_HOST);
+    const routeFile = table === 'missing' ? path.join(root, 'nope') : await writeRouteTable(root, table === 'uplink' ? ['enp59s0f0'] : [], ['lo']);
+    const config = parseConfig(`deviceplugin:\n  pci:\n    resourceList: ${list}\n`, '/etc/riscv-runner-node/config.yaml').deviceplugin;
+    const found = await discover({ config, names: { nodeName: 'n', hostName: 'n' }, devDir: path.join(root, 'dev'), pciDir, routeFile, socketDir: '/var/lib/kubelet/device-plugins', maintenance: false, previous: [] });
+    const about = found.warnings.filter((w) => w.includes('routing table'));
+    if (expected === undefined) t.deepEqual(about, []);
+    else {
+      t.is(about.length, 1);
+      t.regex(about[0] ?? '', expected);
+    }
+  });
+}

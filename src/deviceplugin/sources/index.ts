@@ -1,13 +1,14 @@
 // Discovery of everything the plugin serves: every source's resources, checked against each other.
 import path from 'node:path';
 import type { DevicePluginConfig } from '../../common/config.js';
+import type { PciResourceConfig } from '../../common/pci-config.js';
 import type { Discovery, RefusedResource, ResourceSpec } from '../resource.js';
 import { devResources } from './dev.js';
 import { scanDev } from './dev-scan.js';
 import { pciResources } from './pci.js';
 import { defaultRouteInterfaces, readRouteTable, scanPci } from './pci-scan.js';
 import { runnerResource } from './runner.js';
-import type { NodeNames } from './types.js';
+import type { NodeNames, PciFunction } from './types.js';
 import { virtualResources } from './virtual.js';
 
 // sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
@@ -57,9 +58,8 @@ export async function discover(input: DiscoveryInput): Promise<Discovery> {
     const routeFile = input.routeFile ?? DEFAULT_ROUTE_FILE;
     const table = readRouteTable(routeFile);
     const routes = defaultRouteInterfaces(table);
-    if (table === undefined && config.pci.resources.some((r) => r.deviceType !== 'accelerator')) {
-      warnings.push(`cannot read the routing table ${routeFile}: netDevice and pci pools cannot skip the interface that carries the default route; make it readable (the unit's ProcSubset=pid hides /proc/net)`);
-    }
+    const uplinkProblem = unguardedUplinkWarning(config.pci.resources, scan.functions, routeFile, table, routes);
+    if (uplinkProblem !== undefined) warnings.push(uplinkProblem);
     const found = pciResources(config.pci, scan.functions, routes, input.previous.filter((r) => r.kind === 'pci'));
     candidates.push(...found.resources);
     warnings.push(...scan.warnings, ...found.warnings);
@@ -69,6 +69,37 @@ export async function discover(input: DiscoveryInput): Promise<Discovery> {
   const split = splitByApi(resources, config.handedToDra);
   for (const clash of split.clashes) warnings.push(`${clash}; the device plugin leaves it out`);
   return { resources: split.plugin, warnings, refused, handedToDra: split.dra.map((r) => r.name) };
+}
+
+/**
+ * Why the host's uplink could end up in a pool: the routing table cannot be read, or shows no
+ * default route (a table seen from a private network namespace is empty), while netDevice or pci
+ * pools could take one of the network functions present. Undefined when nothing is at stake.
+ */
+export function unguardedUplinkWarning(
+  pools: readonly PciResourceConfig[],
+  functions: readonly PciFunction[],
+  routeFile: string,
+  table: string | undefined,
+  routes: ReadonlySet<string>,
+): string | undefined {
+  if (routes.size > 0 || !pools.some((r) => r.deviceType !== 'accelerator')) return undefined;
+  const nics = functions.filter((f) => f.class.startsWith('02') && f.driver !== undefined);
+  if (nics.length === 0) return undefined;
+  const listed = nics.slice(0, 3).map((f) => f.address).join(', ') + (nics.length > 3 ? ` and ${nics.length - 3} more` : '');
+  const those = `${nics.length} PCI network function${nics.length === 1 ? '' : 's'} (${listed})`;
+  const selectors = 'or keep the uplink out of every pool with selectors (drivers, pfNames, pciAddresses)';
+  if (table === undefined) {
+    return (
+      `cannot read the routing table ${routeFile}: netDevice and pci pools cannot tell which of ${those} carries the host's default route, and may offer its uplink; ` +
+      `make the host's table readable there (the shipped unit binds /proc/1/net/route to it read-only, BindReadOnlyPaths=), ${selectors}`
+    );
+  }
+  return (
+    `the routing table ${routeFile} has no IPv4 default route, so netDevice and pci pools leave none of ${those} out as the host's uplink; ` +
+    `if this host has a default route, that table is not the host's (it is seen from another network namespace): ` +
+    `point --route-file at the host's /proc/1/net/route, as the shipped unit does, ${selectors}`
+  );
 }
 
 /** The host device nodes a resource gives its containers: a /dev entry's, every function's of a PCI pool. */

@@ -124,7 +124,7 @@ async function main(): Promise<void> {
           .option('dev-dir', { type: 'string', describe: "where to list /dev entries [default: <root>/dev]; the unit points it at a read-only view of the host's /dev" })
           .option('route-file', {
             type: 'string',
-            describe: "the routing table whose default-route interfaces PCI pools leave out [default: <root>/proc/net/route]; the unit points it at the host's, read-only",
+            describe: "the routing table whose default-route interfaces PCI pools leave out [default: <root>/proc/net/route]; the unit points it at /proc/self/net/route, as ProcSubset=pid hides /proc/net",
           })
           .option('node-name', { type: 'string', describe: 'this Node, for virtual device mappings [default: $NODE_NAME, else the host name lowercased]' }),
       async (argv) => {

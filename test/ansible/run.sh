@@ -547,18 +547,25 @@ labeller_health_waits() {
 textfile_written() {
   node grep -qx 'rise_device_plugin_registered{resource="riseproject.com/runner"} 1' "$textfile_dir/rise-device-plugin.prom"
 }
-# IPAddressAllow=localhost, as systemd shows it: both loopback prefixes, in an order it chooses.
-plugin_network=$(node systemctl show -P PrivateNetwork rise-device-plugin.service)/$(node systemctl show -P IPAddressAllow rise-device-plugin.service | tr ' ' '\n' | sed '/^$/d' | LC_ALL=C sort | tr '\n' ' ')
-echo "  rise-device-plugin PrivateNetwork/IPAddressAllow: $plugin_network"
-check "... the plugin's drop-in gives it the network for its TCP port, localhost only" \
-  test "$plugin_network" = "no/127.0.0.0/8 ::1/128 "
+# plugin_network: the plugin's RestrictAddressFamilies/IPAddressAllow, each sorted (systemd shows
+# IPAddressAllow=localhost as both loopback prefixes, and either list in an order it chooses).
+plugin_network() {
+  local p
+  for p in RestrictAddressFamilies IPAddressAllow; do
+    node systemctl show -P "$p" rise-device-plugin.service | tr ' ' '\n' | sed '/^$/d' | LC_ALL=C sort | tr '\n' ' '
+    [ "$p" = IPAddressAllow ] || printf /
+  done
+}
+echo "  rise-device-plugin RestrictAddressFamilies/IPAddressAllow: $(plugin_network)"
+check "... the plugin's drop-in gives it IP for its TCP port, localhost only" \
+  test "$(plugin_network)" = "AF_INET AF_INET6 AF_UNIX /127.0.0.0/8 ::1/128 "
 check "... the labeller's unix socket needs no drop-in" node test ! -e /etc/systemd/system/rise-node-labeller.service.d/riscv-runner-node-metrics.conf
 check "... the plugin answers /metrics on 127.0.0.1:9465, registered" wait_for 20 plugin_metrics_registered
 check "... and writes its textfile into $textfile_dir" wait_for 20 textfile_written
 check "... the labeller's /healthz on its socket is 503 while it waits for the API server" wait_for 20 labeller_health_waits
 check "... and back to debug without them restarts both again" restarts_only log-level-back "$current" both
-check "... which removes the metrics drop-in: the plugin's unit is as shipped" \
-  test "$(node systemctl show -P PrivateNetwork rise-device-plugin.service)" = yes
+check "... which removes the metrics drop-in: the plugin's unit is as shipped (unix sockets alone)" \
+  test "$(plugin_network)" = "AF_UNIX /"
 
 # --- 5. maintenance drains the board without a restart ------------------------------------------
 

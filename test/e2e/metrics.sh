@@ -112,11 +112,18 @@ check "the role's metrics.conf.j2, rendered for $PLUGIN (TCP and textfile), inst
   install_dropin "$PLUGIN" "127.0.0.1:$plugin_port" "$PLUGIN_TEXTFILE" true
 check "... and for $LABELLER (textfile)" install_dropin "$LABELLER" "127.0.0.1:$labeller_port" "$LABELLER_TEXTFILE" false
 C systemctl daemon-reload
-# IPAddressAllow=localhost, as systemd shows it: both loopback prefixes, in an order it chooses.
-plugin_sandbox=$(prop "$PLUGIN" PrivateNetwork)/$(prop "$PLUGIN" IPAddressAllow | tr ' ' '\n' | sed '/^$/d' | LC_ALL=C sort | tr '\n' ' ')
-echo "  $PLUGIN PrivateNetwork/IPAddressAllow: $plugin_sandbox; ReadWritePaths: $(prop "$PLUGIN" ReadWritePaths)"
-check "drop-ins loaded: the plugin has the network, localhost only, and both may write $TEXTFILE_DIR" \
-  test "$plugin_sandbox" = "no/127.0.0.0/8 ::1/128 " -a \
+# plugin_sandbox: the plugin's RestrictAddressFamilies/IPAddressAllow, each sorted (systemd shows
+# IPAddressAllow=localhost as both loopback prefixes, and either list in an order it chooses).
+plugin_sandbox() {
+  local p
+  for p in RestrictAddressFamilies IPAddressAllow; do
+    prop "$PLUGIN" "$p" | tr ' ' '\n' | sed '/^$/d' | LC_ALL=C sort | tr '\n' ' '
+    [ "$p" = IPAddressAllow ] || printf /
+  done
+}
+echo "  $PLUGIN RestrictAddressFamilies/IPAddressAllow: $(plugin_sandbox); ReadWritePaths: $(prop "$PLUGIN" ReadWritePaths)"
+check "drop-ins loaded: the plugin may use IP, localhost only, and both may write $TEXTFILE_DIR" \
+  test "$(plugin_sandbox)" = "AF_INET AF_INET6 AF_UNIX /127.0.0.0/8 ::1/128 " -a \
   -n "$(prop "$PLUGIN" ReadWritePaths | grep -F -- "-$TEXTFILE_DIR")" -a -n "$(prop "$LABELLER" ReadWritePaths | grep -F -- "-$TEXTFILE_DIR")"
 t_restart=$(date +%s)
 C systemctl restart "$PLUGIN" "$LABELLER"
@@ -198,7 +205,7 @@ C systemctl restart "$PLUGIN" "$LABELLER"
 if [ "$made_prometheus_dir" = yes ]; then C rm -rf /var/lib/prometheus; else C rm -f "$PLUGIN_TEXTFILE" "$LABELLER_TEXTFILE"; fi
 metrics_off() { [ "$(http_code "http://127.0.0.1:$plugin_port/metrics")/$(http_code "http://127.0.0.1:$labeller_port/metrics")" = 000/000 ]; }
 check "metrics off again: both units active" wait_for 20 both_active
-check "... the plugin's unit as shipped (PrivateNetwork=yes), nothing on either port" \
-  test "$(prop "$PLUGIN" PrivateNetwork)/$(metrics_off && echo off)" = yes/off
+check "... the plugin's unit as shipped (unix sockets alone, no IP address allowed), nothing on either port" \
+  test "$(plugin_sandbox)/$(metrics_off && echo off)" = "AF_UNIX //off"
 check "... and the runner slot registered as before" wait_for 20 runner_alone
 echo "stage metrics: $(since "$t_metrics") s"

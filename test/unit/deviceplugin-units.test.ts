@@ -127,6 +127,6 @@ test('a config file named with --config must exist', async (t) => {
 });
 
 test('--route-file names the routing table PCI pools read; without it the daemon reads <root>/proc/net/route', async (t) => {
-  t.is((await resolveDevicePluginSettings({ ...base, routeFile: '/run/rise-device-plugin/host-route' })).settings.routeFile, '/run/rise-device-plugin/host-route');
+  t.is((await resolveDevicePluginSettings({ ...base, routeFile: '/proc/self/net/route' })).settings.routeFile, '/proc/self/net/route');
   t.is((await resolveDevicePluginSettings({ ...base, root: '/tmp/board' })).settings.routeFile, undefined);
 });

@@ -271,20 +271,20 @@ test('the route table: only destination and mask 00000000 count; an unreadable o
   t.deepEqual([...defaultRouteInterfaces(readRouteTable(path.join(root, 'nope')))], []);
 });
 
-// What discovery says when it cannot see the host's default route: the unit's own network
-// namespace shows an empty table, a missing bind no table at all. Only while a netDevice or pci
+// What discovery says when it cannot see the host's default route: a network namespace of the
+// plugin's own shows an empty table, a hidden /proc/net none at all. Only while a netDevice or pci
 // pool could take one of the network functions present.
 const uplinkCases: Array<[string, { table: 'uplink' | 'none' | 'missing'; list: string; fixtures?: readonly PciFixture[] }, RegExp | undefined]> = [
   ['the default route seen: nothing to say', { table: 'uplink', list: '[{resourceName: a, selectors: {drivers: [iavf]}}]' }, undefined],
   [
     'no table: says which functions are at stake and how to fix it',
     { table: 'missing', list: '[{resourceName: a, selectors: {drivers: [iavf]}}]' },
-    /^cannot read the routing table \S+\/nope: netDevice and pci pools cannot tell which of 7 PCI network functions \(0000:3b:00\.0, 0000:3b:00\.1, 0000:3b:02\.0 and 4 more\) carries the host's default route, and may offer its uplink; make the host's table readable there \(the shipped unit binds \/proc\/1\/net\/route to it read-only, BindReadOnlyPaths=\), or keep the uplink out of every pool with selectors \(drivers, pfNames, pciAddresses\)$/,
+    /^cannot read the routing table \S+\/nope: netDevice and pci pools cannot tell which of 7 PCI network functions \(0000:3b:00\.0, 0000:3b:00\.1, 0000:3b:02\.0 and 4 more\) carries the host's default route, and may offer its uplink; make it readable \(the shipped unit reads \/proc\/self\/net\/route: ProcSubset=pid hides \/proc\/net\), or keep the uplink out of every pool with selectors \(drivers, pfNames, pciAddresses\)$/,
   ],
   [
     'a table without a default route, as a private network namespace shows it',
     { table: 'none', list: '[{resourceName: a, deviceType: pci, selectors: {drivers: [iavf]}}]' },
-    /^the routing table \S+\/route has no IPv4 default route, so netDevice and pci pools leave none of 7 PCI network functions .* out as the host's uplink; .*not the host's \(it is seen from another network namespace\): point --route-file at the host's \/proc\/1\/net\/route, as the shipped unit does, or keep the uplink out/,
+    /^the routing table \S+\/route has no IPv4 default route, so netDevice and pci pools leave none of 7 PCI network functions .* out as the host's uplink; if this host has a default route, the plugin runs in a network namespace of its own \(PrivateNetwork=yes in a drop-in, .*\), where it sees neither the host's routes nor its interfaces: run it in the host's, or keep the uplink out/,
   ],
   ['accelerator pools only: nothing at stake', { table: 'none', list: '[{resourceName: a, deviceType: accelerator, selectors: {vendors: ["8086"]}}]' }, undefined],
   [

@@ -73,8 +73,9 @@ export async function discover(input: DiscoveryInput): Promise<Discovery> {
 
 /**
  * Why the host's uplink could end up in a pool: the routing table cannot be read, or shows no
- * default route (a table seen from a private network namespace is empty), while netDevice or pci
- * pools could take one of the network functions present. Undefined when nothing is at stake.
+ * default route (as in a network namespace of the plugin's own, where sysfs does not show the
+ * host's interfaces either), while netDevice or pci pools could take one of the network
+ * functions present. Undefined when nothing is at stake.
  */
 export function unguardedUplinkWarning(
   pools: readonly PciResourceConfig[],
@@ -92,13 +93,13 @@ export function unguardedUplinkWarning(
   if (table === undefined) {
     return (
       `cannot read the routing table ${routeFile}: netDevice and pci pools cannot tell which of ${those} carries the host's default route, and may offer its uplink; ` +
-      `make the host's table readable there (the shipped unit binds /proc/1/net/route to it read-only, BindReadOnlyPaths=), ${selectors}`
+      `make it readable (the shipped unit reads /proc/self/net/route: ProcSubset=pid hides /proc/net), ${selectors}`
     );
   }
   return (
     `the routing table ${routeFile} has no IPv4 default route, so netDevice and pci pools leave none of ${those} out as the host's uplink; ` +
-    `if this host has a default route, that table is not the host's (it is seen from another network namespace): ` +
-    `point --route-file at the host's /proc/1/net/route, as the shipped unit does, ${selectors}`
+    `if this host has a default route, the plugin runs in a network namespace of its own (PrivateNetwork=yes in a drop-in, a container without the host's network), ` +
+    `where it sees neither the host's routes nor its interfaces: run it in the host's, ${selectors}`
   );
 }
 

@@ -32,8 +32,10 @@ if [ "$installed_prometheus" = yes ] && [ -d /run/systemd/system ]; then
   systemctl disable --now prometheus.service >/dev/null 2>&1 || true
 fi
 
-# npm ci only when the installed tree is older than the lock file.
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# npm ci only when the installed tree is older than the lock file, or lacks sd-notify: npm leaves
+# out an optional package whose build failed (an npm ci run before libsystemd-dev was there), and
+# npm rebuild cannot bring back a package that is not installed.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ ! -d node_modules/sd-notify ]; then
   echo "setup: npm ci"
   npm ci --no-audit --no-fund
 fi

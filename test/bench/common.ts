@@ -1,8 +1,10 @@
 // What the benchmarks share: figures as JSON lines, percentiles, memory read after a full GC, stand-ins.
-import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { cp, mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { FakeKubelet } from '../fakes/kubelet.js';
 
 /** One JSON line per figure, tagged with the benchmark's name. */
@@ -94,3 +96,22 @@ export function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
+
+const TOP = fileURLToPath(new URL('../../../', import.meta.url));
+
+/**
+ * The CLI as the package ships it: packaging/bundle.mjs's output in dir, with proto/ and the
+ * sd-notify build for this Node beside it where the package installs them (without the build, a
+ * bundle outside the checkout finds no addon and notifies through systemd-notify, a process per
+ * message). Returns the path of cli.js.
+ */
+export async function buildBundle(dir: string): Promise<string> {
+  const built = path.join(TOP, 'node_modules', 'sd-notify', 'build', 'Release', 'notify.node');
+  if (!existsSync(built)) throw new Error(`bench: ${built} is missing; run bash test/setup.sh, which builds it`);
+  await promisify(execFile)(process.execPath, [path.join(TOP, 'packaging', 'bundle.mjs'), dir], { cwd: TOP });
+  await cp(path.join(TOP, 'proto'), path.join(dir, 'proto'), { recursive: true });
+  const addon = path.join(dir, 'native', 'sd-notify', `node-v${process.versions.modules}`, 'notify.node');
+  await mkdir(path.dirname(addon), { recursive: true });
+  await cp(built, addon);
+  return path.join(dir, 'cli.js');
+}

@@ -28,6 +28,11 @@ export interface ClaimHandlerOptions {
   getClaim: (namespace: string, name: string) => Promise<ClaimView | undefined>;
   /** The devices published now, by name. */
   devices: () => ReadonlyMap<string, DraDevice>;
+  /**
+   * The environment a container gets from these IDs of one resource, as the device plugin's
+   * Allocate gives it; absent, devices get device nodes only.
+   */
+  envFor?: (resource: string, ids: readonly string[]) => Record<string, string>;
   logger: Logger;
 }
 
@@ -104,21 +109,43 @@ export class ClaimHandler {
     const published = this.options.devices();
     const others = (await store.all()).filter((c) => c.uid !== ref.uid);
     const devices: PreparedDevice[] = [];
-    const cdiDevices: Array<{ name: string; containerEdits: { deviceNodes: Array<{ path: string }> } }> = [];
+    const picked: Array<{ device: DraDevice; request: string; adminAccess: boolean }> = [];
     for (const result of mine) {
       const device = published.get(result.device);
       if (device === undefined) throw new Error(`device ${result.device} of pool ${pool} is not published by this node now`);
       const adminAccess = result.adminAccess === true;
       const holder = others.find((c) => c.devices.some((d) => d.device === result.device && !d.adminAccess));
       if (holder && !adminAccess) throw new Error(`device ${result.device} is already prepared for claim ${holder.namespace}/${holder.name} (${holder.uid})`);
+      picked.push({ device, request: baseRequestName(result.request), adminAccess });
+    }
+    // The environment is the resource's answer for all of a request's devices of it at once, as
+    // one Allocate would give them to one container: spookd's and sriov's variables count and
+    // list the devices, so one device's answer alone would be wrong for the next. Every device of
+    // the group carries the same variables, so the order the runtime applies them in is moot.
+    const envs = new Map<string, string[]>();
+    for (const { device, request } of picked) {
+      const key = `${request}\0${device.resource}`;
+      if (envs.has(key) || this.options.envFor === undefined) continue;
+      const ids = picked.filter((p) => p.request === request && p.device.resource === device.resource).map((p) => p.device.id);
+      envs.set(key, Object.entries(this.options.envFor(device.resource, ids)).map(([k, v]) => `${k}=${v}`));
+    }
+    const cdiDevices: Array<{ name: string; containerEdits: { env?: string[]; deviceNodes?: Array<{ path: string }> } }> = [];
+    for (const { device, request, adminAccess } of picked) {
+      const env = envs.get(`${request}\0${device.resource}`) ?? [];
       const cdiDeviceIds: string[] = [];
-      // Only device nodes need the runtime's help; an empty containerEdits would be refused by CRI-O.
-      if (device.deviceNodes.length > 0) {
+      // Only devices with something to give get a CDI device; an empty containerEdits would be refused by CRI-O.
+      if (device.deviceNodes.length > 0 || env.length > 0) {
         const name = cdiDeviceName(ref.uid, device.name);
-        cdiDevices.push({ name, containerEdits: { deviceNodes: device.deviceNodes.map((p) => ({ path: p })) } });
+        cdiDevices.push({
+          name,
+          containerEdits: {
+            ...(env.length > 0 ? { env } : {}),
+            ...(device.deviceNodes.length > 0 ? { deviceNodes: device.deviceNodes.map((p) => ({ path: p })) } : {}),
+          },
+        });
         cdiDeviceIds.push(`${cdiKind(driver)}=${name}`);
       }
-      devices.push({ requestNames: [baseRequestName(result.request)], pool: result.pool, device: result.device, cdiDeviceIds, adminAccess });
+      devices.push({ requestNames: [request], pool, device: device.name, cdiDeviceIds, adminAccess });
     }
     // Written on every Prepare, even a repeated one: after a reboot /var/run/cdi is empty again.
     const cdiFile = cdiDevices.length > 0 ? path.join(this.options.cdiDir, `${driver}-${ref.uid}.json`) : undefined;

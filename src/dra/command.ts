@@ -7,10 +7,11 @@ import { notifierFor, startWatchdog } from '../common/daemon.js';
 import type { Runtime } from '../common/runtime.js';
 import { configFromFlag } from '../common/settings.js';
 import { maintenanceFlagPresent } from '../deviceplugin/devices.js';
+import type { ResourceSpec } from '../deviceplugin/resource.js';
 import { connectWith, DEFAULT_KUBECONFIG_PATHS, kubeconfigFor, nodeNameFor, startApiDaemon, type KubeconfigPaths } from '../labeller/command.js';
 import { ClaimHandler } from './claims.js';
 import { ClaimStore } from './claim-store.js';
-import type { DraDevice } from './devices.js';
+import { resourceEnv, type DraDevice } from './devices.js';
 import { discoverDra } from './discovery.js';
 import { DraPlugin } from './plugin.js';
 import { SlicePublisher } from './publisher.js';
@@ -65,6 +66,7 @@ export async function runDraDriverCommand(args: DraDriverArgs, rt: Runtime, path
 
     let devices: DraDevice[] = [];
     let byName = new Map<string, DraDevice>();
+    let resources: ResourceSpec[] = [];
     const store = new ClaimStore(args.stateDir);
     await store.init();
     const claims = new ClaimHandler({
@@ -74,6 +76,7 @@ export async function runDraDriverCommand(args: DraDriverArgs, rt: Runtime, path
       cdiDir: args.cdiDir,
       getClaim: (namespace, name) => api.getClaim(namespace, name, rt.signal),
       devices: () => byName,
+      envFor: (resource, ids) => resourceEnv(resources, resource, ids),
       logger,
     });
     let registration = `waiting for the kubelet to find ${path.join(args.registryDir, `${driver}-reg.sock`)}`;
@@ -107,6 +110,7 @@ export async function runDraDriverCommand(args: DraDriverArgs, rt: Runtime, path
       const changed = JSON.stringify(found.devices) !== JSON.stringify(devices);
       devices = found.devices;
       byName = new Map(devices.map((d) => [d.name, d]));
+      resources = found.resources;
       if (changed) logger.info(`${why}: ${devices.length} device${devices.length === 1 ? '' : 's'} to publish (${devices.map((d) => d.name).join(', ') || 'none'})`);
       publisher.setDevices(devices);
     };

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { BOARD_LABEL, CPU_LABEL_PREFIX, HARTS_LABEL, ISA_LABEL_PREFIX } from '../labeller/discovery.js';
 import { KNOWN_ISA_EXTENSIONS } from '../labeller/isa-extensions.js';
+import { containerAllocation } from '../deviceplugin/allocation.js';
 import { HEALTHY, type ResourceKind, type ResourceSpec } from '../deviceplugin/resource.js';
 
 /** One attribute value; exactly one member is set, as resource.k8s.io/v1 requires. */
@@ -82,6 +83,20 @@ export function deviceNodesOf(spec: ResourceSpec, id: string): string[] {
   if (spec.grant.kind === 'deviceNodes') return [...spec.grant.paths];
   if (spec.grant.kind === 'pci') return [...(spec.grant.devices[id]?.nodes ?? [])];
   return [];
+}
+
+/**
+ * The environment a container gets from `ids` of one resource: what the device plugin's Allocate
+ * gives for the same IDs (allocateEnv, spookd's variables, sriov's PCIDEVICE_…), so a pod moved
+ * from the extended resource to a claim reads the same variables. Throws with the plugin's
+ * refusal when an ID is unknown or Unhealthy.
+ */
+export function resourceEnv(resources: readonly ResourceSpec[], resource: string, ids: readonly string[]): Record<string, string> {
+  const spec = resources.find((r) => r.name === resource);
+  if (spec === undefined) throw new Error(`${resource} is not served by this node now`);
+  const result = containerAllocation(spec, ids);
+  if (!result.ok) throw new Error(result.message);
+  return { ...(result.response.envs ?? {}) };
 }
 
 export interface DraDevicesResult {

@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../common/config.js';
+import type { ResourceSpec } from '../deviceplugin/resource.js';
 import { discover } from '../deviceplugin/sources/index.js';
 import { discoverLabels } from '../labeller/discovery.js';
 import { draDevices, type DraDevice } from './devices.js';
@@ -22,6 +23,8 @@ export interface DraDiscoveryInput {
 
 export interface DraDiscovery {
   devices: DraDevice[];
+  /** What the device plugin would serve, whose grants give a prepared device its environment. */
+  resources: ResourceSpec[];
   warnings: string[];
 }
 
@@ -64,5 +67,5 @@ export async function discoverDra(input: DraDiscoveryInput): Promise<DraDiscover
   const warnings = [...labelled.warnings, ...served.warnings];
   const memoryKiB = await readMemTotal(input.root, warnings);
   const found = draDevices(served.resources, config.dra.resources, { labels: labelled.labels, memoryKiB });
-  return { devices: found.devices, warnings: [...warnings, ...found.warnings] };
+  return { devices: found.devices, resources: served.resources, warnings: [...warnings, ...found.warnings] };
 }

@@ -37,7 +37,14 @@ interface Setup {
   start: () => Promise<{ child: ChildProcess; stderr: () => string; exited: Promise<number | null> }>;
 }
 
-async function setup(t: ExecutionContext, withDev = true): Promise<Setup> {
+interface Extra {
+  /** More device plugin keys, merged over the test's own. */
+  deviceplugin?: Record<string, unknown>;
+  /** The resources given to DRA, in place of the test's own. */
+  dra?: string[];
+}
+
+async function setup(t: ExecutionContext, withDev = true, extra: Extra = {}): Promise<Setup> {
   const api = new FakeApiServer({ tokens: { node: `system:node:${NODE}`, admin: 'system:admin' } });
   const url = await api.start(0);
   t.teardown(() => api.stop());
@@ -49,10 +56,11 @@ async function setup(t: ExecutionContext, withDev = true): Promise<Setup> {
   await writeFile(
     config,
     stringify({
-      dra: { resources: withDev ? ['riseproject.com/runner', 'smarter-devices/ttyUSB0'] : ['riseproject.com/runner'] },
+      dra: { resources: extra.dra ?? (withDev ? ['riseproject.com/runner', 'smarter-devices/ttyUSB0'] : ['riseproject.com/runner']) },
       deviceplugin: {
         maintenanceFile: path.join(dir, 'maintenance'),
         ...(withDev ? { dev: { devices: [{ devicematch: '^ttyUSB0$', nummaxdevices: 1 }] } } : {}),
+        ...extra.deviceplugin,
       },
     }),
   );
@@ -167,6 +175,57 @@ test("Prepare: our device with its CDI ID, another driver's results ignored, eve
   t.deepEqual(await s.kubelet.unprepare(DRIVER, claims), { 'uid-mine': { error: '' }, 'uid-never': { error: '' } });
   // Now free: the other claim gets the device.
   t.is((await s.kubelet.prepareClaim(DRIVER, { namespace: 'ci', name: 'dup', uid: 'uid-dup' })).error, '');
+  driver.child.kill('SIGTERM');
+  t.is(await driver.exited, 0);
+});
+
+test("Prepare: a device's environment is what the device plugin's Allocate gives, for all of a request's devices of a resource together", async (t) => {
+  const s = await setup(t, true, {
+    deviceplugin: {
+      allocateEnv: { RUNNER_POOL: 'rise' },
+      virtual: { deviceMapping: [{ hosts: [NODE], devices: ['a', 'b'].map((id) => ({ resourceName: 'example.com/licence', instanceID: id, env: { SEAT: `seat-${id}` } })) }] },
+    },
+    dra: ['riseproject.com/runner', 'smarter-devices/ttyUSB0', 'example.com/licence'],
+  });
+  await s.kubelet.start();
+  const driver = await s.start();
+  await s.kubelet.waitFor(() => s.kubelet.isRegistered(DRIVER), 15_000, 'registration');
+  t.true(await eventually(() => ours(s.api)[0]?.spec.devices?.length === 4, 10_000), driver.stderr());
+  s.api.resource.addPod({ namespace: 'ci', name: 'job', uid: 'pod-env', nodeName: NODE, claims: ['job'] });
+  s.api.resource.putClaim(claim('uid-job', 'job', [
+    { request: 'runner', driver: DRIVER, pool: NODE, device: 'runner-0' },
+    { request: 'seats', driver: DRIVER, pool: NODE, device: 'licence-b' },
+    { request: 'seats', driver: DRIVER, pool: NODE, device: 'licence-a' },
+    { request: 'serial', driver: DRIVER, pool: NODE, device: 'ttyusb0-0' },
+  ]));
+  const answer = await s.kubelet.prepareClaim(DRIVER, { namespace: 'ci', name: 'job', uid: 'uid-job' });
+  t.is(answer.error, '');
+  t.deepEqual(answer.devices.map((d) => [d.device_name, d.cdi_device_ids]), [
+    ['runner-0', [`${DRIVER}/device=uid-job-runner-0`]],
+    ['licence-b', [`${DRIVER}/device=uid-job-licence-b`]],
+    ['licence-a', [`${DRIVER}/device=uid-job-licence-a`]],
+    ['ttyusb0-0', [`${DRIVER}/device=uid-job-ttyusb0-0`]],
+  ]);
+  const spec = JSON.parse(await readFile(path.join(s.cdiDir, `${DRIVER}-uid-job.json`), 'utf8')) as { devices: Array<{ name: string; containerEdits: { env?: string[]; deviceNodes?: unknown } }> };
+  const edits = new Map(spec.devices.map((d) => [d.name, d.containerEdits]));
+  t.deepEqual(edits.get('uid-job-runner-0'), { env: ['RUNNER_POOL=rise'] });
+  // spookd's answer for [b, a] in the claim's order, the same on both devices of the request.
+  const seats = [
+    'EXAMPLECOM_LICENCE_NUM_DEVICES=2',
+    'EXAMPLECOM_LICENCE_DEV0_ID=b',
+    'EXAMPLECOM_LICENCE_DEV0_TYPE=example.com/licence',
+    'EXAMPLECOM_LICENCE_DEV0_SEAT=seat-b',
+    'EXAMPLECOM_LICENCE_ID=b',
+    'EXAMPLECOM_LICENCE_TYPE=example.com/licence',
+    'EXAMPLECOM_LICENCE_SEAT=seat-b',
+    'EXAMPLECOM_LICENCE_DEV1_ID=a',
+    'EXAMPLECOM_LICENCE_DEV1_TYPE=example.com/licence',
+    'EXAMPLECOM_LICENCE_DEV1_SEAT=seat-a',
+  ];
+  t.deepEqual(edits.get('uid-job-licence-b'), { env: seats });
+  t.deepEqual(edits.get('uid-job-licence-a'), { env: seats });
+  // A /dev entry has no variables of its own: device nodes only, as before.
+  t.deepEqual(edits.get('uid-job-ttyusb0-0'), { deviceNodes: [{ path: '/dev/ttyUSB0' }] });
   driver.child.kill('SIGTERM');
   t.is(await driver.exited, 0);
 });

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import { defaultConfig, type Config } from '../../src/common/config.js';
-import { boardAttributes, deviceName, draDevices, isaAttribute, MAX_ATTRIBUTES } from '../../src/dra/devices.js';
+import { boardAttributes, deviceName, draDevices, isaAttribute, MAX_ATTRIBUTES, resourceEnv } from '../../src/dra/devices.js';
 import { discoverDra, parseMemTotal } from '../../src/dra/discovery.js';
 import { planSlices, sliceFor, chunkDevices, type Slice } from '../../src/dra/slices.js';
 import { KNOWN_ISA_EXTENSIONS } from '../../src/labeller/isa-extensions.js';
@@ -132,6 +132,33 @@ test('maintenance withdraws the runner devices; the board comes back with the fl
   t.deepEqual(back.devices.map((d) => d.name), ['runner-0']);
   t.like(back.devices[0]?.attributes, { board: { string: 'cloudv10x-jupiter' }, isa_v: { bool: true }, isa_xtheadvector: { bool: false }, harts: { int: 8 } });
   t.deepEqual(back.devices[0]?.capacity, { memory: { value: '16108172Ki' } });
+});
+
+test('a prepared device gets the environment the plugin would: allocateEnv, and spookd\'s variables for all of a request\'s devices at once', async (t) => {
+  const config = defaultConfig();
+  config.deviceplugin.allocateEnv = { RUNNER_POOL: 'rise' };
+  config.deviceplugin.virtual = {
+    file: undefined,
+    deviceMapping: [{ hosts: ['rv-1'], devices: ['a', 'b'].map((id) => ({ resourceName: 'example.com/licence', instanceID: id, env: { SEAT: `seat-${id}` } })) }],
+  };
+  config.dra.resources = ['riseproject.com/runner', 'example.com/licence'];
+  const found = await discoverDra({ config, root: path.join(fixtures, 'roots', 'jupiter'), devDir: '/nonexistent', devicePluginDir: '/var/lib/kubelet/device-plugins', nodeName: 'rv-1', hostName: 'rv-1', maintenance: false });
+  t.deepEqual(found.devices.map((d) => [d.name, d.id]), [['runner-0', 'runner-0'], ['licence-a', 'a'], ['licence-b', 'b']]);
+  t.deepEqual(resourceEnv(found.resources, 'riseproject.com/runner', ['runner-0']), { RUNNER_POOL: 'rise' });
+  t.deepEqual(resourceEnv(found.resources, 'example.com/licence', ['b', 'a']), {
+    EXAMPLECOM_LICENCE_NUM_DEVICES: '2',
+    EXAMPLECOM_LICENCE_DEV0_ID: 'b',
+    EXAMPLECOM_LICENCE_DEV0_TYPE: 'example.com/licence',
+    EXAMPLECOM_LICENCE_DEV0_SEAT: 'seat-b',
+    EXAMPLECOM_LICENCE_ID: 'b',
+    EXAMPLECOM_LICENCE_TYPE: 'example.com/licence',
+    EXAMPLECOM_LICENCE_SEAT: 'seat-b',
+    EXAMPLECOM_LICENCE_DEV1_ID: 'a',
+    EXAMPLECOM_LICENCE_DEV1_TYPE: 'example.com/licence',
+    EXAMPLECOM_LICENCE_DEV1_SEAT: 'seat-a',
+  });
+  t.throws(() => resourceEnv(found.resources, 'example.com/licence', ['c']), { message: /unknown device 'c' for example.com\/licence/ });
+  t.throws(() => resourceEnv(found.resources, 'example.com/gone', ['a']), { message: 'example.com/gone is not served by this node now' });
 });
 
 // ---- planning writes ----

@@ -141,6 +141,9 @@ export async function runDraDriverCommand(args: DraDriverArgs, rt: Runtime, path
     notifier.ready();
 
     const unsubscribe = rt.onReload(() => {
+      // Type=notify-reload: `systemctl reload` returns at the READY=1 that ends this, once the
+      // new config's devices are discovered and handed to the publisher, or refused.
+      notifier.reloading(rt.monotonicUsec());
       void (async () => {
         try {
           config = (await configFromFlag(args.config)).config;
@@ -148,6 +151,8 @@ export async function runDraDriverCommand(args: DraDriverArgs, rt: Runtime, path
           await rediscover('config reloaded');
         } catch (err) {
           logger.error(`config reload failed: ${err instanceof ConfigError ? err.message : describeError(err)}; still publishing the previous devices`);
+        } finally {
+          notifier.ready();
         }
       })();
     });

@@ -60,6 +60,18 @@ check "both sockets in place" C test -S "$REG_SOCK" -a -S "$DRA_SOCK"
 C systemctl reload rise-device-plugin.service
 check "the device plugin, reloaded, no longer advertises the runner (allocatable 0)" wait_for 20 res_is "allocatable('riseproject.com/runner')" 0
 
+# systemctl reload (Type=notify-reload): the same process reads the config again; systemctl
+# returns at its READY=1, for a config it refuses too.
+dra_pid=$(prop "$DRA" MainPID)
+same_dra() { [ "$(prop "$DRA" MainPID)" = "$dra_pid" ] && is_active "$DRA" && dra_registered && slices_are "runner-0:scw-em-rv1"; }
+refused_dra() { same_dra && C journalctl -q -u "$DRA" --no-pager | grep -q 'config reload failed'; }
+check "systemctl reload $DRA returns" C timeout 20 systemctl reload "$DRA"
+check "reloaded: the same process, still registered, the same slice" same_dra
+printf '%s\ndra:\n  resources: nope\n' "$dra_base_config" | C tee /etc/riscv-runner-node/config.yaml >/dev/null
+check "a config it refuses: systemctl reload $DRA still returns" C timeout 20 systemctl reload "$DRA"
+check "a config it refuses: the same process and slice, and the journal says why" refused_dra
+printf '%s\ndra:\n  resources: [riseproject.com/runner]\n' "$dra_base_config" | C tee /etc/riscv-runner-node/config.yaml >/dev/null
+
 t=$(now)
 C systemctl stop "$DRA"
 stop_s=$(since "$t")

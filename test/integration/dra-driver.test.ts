@@ -12,6 +12,7 @@ import { FakeDraKubelet } from '../fakes/kubelet-dra.js';
 import type { FakeClaim } from '../fakes/resource-api.js';
 import { buildDevTree } from '../helpers/dev-tree.js';
 import { eventually } from '../helpers/eventually.js';
+import { NotifyListener } from '../helpers/notify-listener.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
@@ -34,7 +35,8 @@ interface Setup {
   pluginsDir: string;
   stateDir: string;
   cdiDir: string;
-  start: () => Promise<{ child: ChildProcess; stderr: () => string; exited: Promise<number | null> }>;
+  config: string;
+  start: (env?: Record<string, string>) => Promise<{ child: ChildProcess; stderr: () => string; exited: Promise<number | null> }>;
 }
 
 interface Extra {
@@ -72,12 +74,12 @@ async function setup(t: ExecutionContext, withDev = true, extra: Extra = {}): Pr
   await buildDevTree(cdiDir, []);
   const kubelet = new FakeDraKubelet({ registryDir, nodeName: NODE, api: { url, token: 'node' }, scanIntervalMs: 100, unregisterDelayMs: 200 });
   t.teardown(() => kubelet.stop());
-  const start = async () => {
+  const start = async (env: Record<string, string> = {}) => {
     const child = spawn(
       process.execPath,
       [CLI, 'dra-driver', '--config', config, '--root', ROOT, '--dev-dir', path.join(dir, 'dev'), '--kubeconfig', kubeconfig,
         '--registry-dir', registryDir, '--plugins-dir', pluginsDir, '--state-dir', stateDir, '--cdi-dir', cdiDir],
-      { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] },
+      { env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';
     child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
@@ -85,7 +87,7 @@ async function setup(t: ExecutionContext, withDev = true, extra: Extra = {}): Pr
     t.teardown(() => child.kill('SIGKILL'));
     return { child, stderr: () => stderr, exited };
   };
-  return { api, kubelet, dir, registryDir, pluginsDir, stateDir, cdiDir, start };
+  return { api, kubelet, dir, registryDir, pluginsDir, stateDir, cdiDir, config, start };
 }
 
 function claim(uid: string, name: string, results: Array<{ request: string; driver: string; pool: string; device: string }>): FakeClaim {
@@ -226,6 +228,46 @@ test("Prepare: a device's environment is what the device plugin's Allocate gives
   t.deepEqual(edits.get('uid-job-licence-a'), { env: seats });
   // A /dev entry has no variables of its own: device nodes only, as before.
   t.deepEqual(edits.get('uid-job-ttyusb0-0'), { deviceNodes: [{ path: '/dev/ttyUSB0' }] });
+  driver.child.kill('SIGTERM');
+  t.is(await driver.exited, 0);
+});
+
+test('SIGHUP, as systemctl reload sends it: RELOADING=1 with MONOTONIC_USEC, the new config published, READY=1; a bad config keeps the old devices', async (t) => {
+  const s = await setup(t);
+  const listener = await NotifyListener.start(s.dir);
+  t.teardown(() => listener.close());
+  await s.kubelet.start();
+  const driver = await s.start({ NOTIFY_SOCKET: listener.socketPath });
+  await s.kubelet.waitFor(() => s.kubelet.isRegistered(DRIVER), 15_000, 'registration');
+  t.true(await eventually(() => ours(s.api)[0]?.spec.devices?.length === 2, 10_000), driver.stderr());
+  await listener.waitFor((a) => a.includes('READY=1'));
+  const readies = (a: string[]): number => a.filter((x) => x === 'READY=1').length;
+
+  // The serial console leaves the config: one reload takes it out of the slice.
+  const text = await readFile(s.config, 'utf8');
+  await writeFile(s.config, text.replace(/^ *- smarter-devices\/ttyUSB0\n/m, ''));
+  let seen = listener.assignments.length;
+  let before = readies(listener.assignments);
+  driver.child.kill('SIGHUP');
+  await listener.waitFor((a) => readies(a) > before);
+  // STATUS lines come and go between them as the slice is published.
+  const notStatus = (from: number): string[] => listener.assignments.slice(from).filter((a) => !a.startsWith('STATUS='));
+  const reload = notStatus(seen);
+  t.is(reload[0], 'RELOADING=1');
+  t.regex(reload[1] ?? '', /^MONOTONIC_USEC=\d+$/);
+  t.true(reload.indexOf('READY=1') > 1);
+  t.true(await eventually(() => ours(s.api)[0]?.spec.devices?.map((d) => d.name).join() === 'runner-0', 10_000), driver.stderr());
+  t.is(s.kubelet.registrations.length, 1, 'the same registration');
+
+  // A config that does not parse: READY=1 all the same (systemctl must not hang), the devices stay.
+  await writeFile(s.config, 'dra: [nope\n');
+  seen = listener.assignments.length;
+  before = readies(listener.assignments);
+  driver.child.kill('SIGHUP');
+  await listener.waitFor((a) => readies(a) > before);
+  t.is(notStatus(seen)[0], 'RELOADING=1');
+  t.true(await eventually(() => driver.stderr().includes('config reload failed'), 5_000), driver.stderr());
+  t.deepEqual(ours(s.api)[0]?.spec.devices?.map((d) => d.name), ['runner-0']);
   driver.child.kill('SIGTERM');
   t.is(await driver.exited, 0);
 });

@@ -1,5 +1,5 @@
 // prom-client, set up once for either daemon: registries, cheap process metrics, the endpoint and the textfile.
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { DEFAULT_METRICS, Registry } from './prom-client.js';
 import { parseListen, type MetricsConfig } from './config.js';
 import { describeError, type Logger } from './logger.js';
 import { describeListen, MetricsEndpoint, type EndpointHealth } from './metrics-endpoint.js';
@@ -7,33 +7,21 @@ import type { LoadedMetrics } from './late-metrics.js';
 import { TextfileWriter } from './textfile.js';
 
 /**
- * The event-loop lag gauges come from a libuv timer that fires every few milliseconds: an idle
- * daemon would wake hundreds of times a second for them. collectDefaultMetrics has no switch to
- * leave them out, so their timer is given the longest period a timer takes and the gauges are
- * dropped from the registry; everything else it adds is read at scrape time or from GC events.
- */
-const EVENT_LOOP_LAG = [
-  'nodejs_eventloop_lag_seconds',
-  'nodejs_eventloop_lag_min_seconds',
-  'nodejs_eventloop_lag_max_seconds',
-  'nodejs_eventloop_lag_mean_seconds',
-  'nodejs_eventloop_lag_stddev_seconds',
-  'nodejs_eventloop_lag_p50_seconds',
-  'nodejs_eventloop_lag_p90_seconds',
-  'nodejs_eventloop_lag_p99_seconds',
-];
-
-/**
  * Gauges that prom-client names like counters, which `promtool check metrics` rejects; the
  * same counts by type (nodejs_active_handles{type}, …) stay.
  */
 const GAUGES_NAMED_TOTAL = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
-/** prom-client's process and Node.js metrics under the daemon's prefix, less the event-loop lag. */
+/**
+ * prom-client's process and Node.js metrics under the daemon's prefix. The event-loop lag is not
+ * among them: it comes from a libuv timer that fires every few milliseconds, and an idle daemon
+ * would wake hundreds of times a second for it. Everything here is read at scrape time or from
+ * GC events.
+ */
 export function processRegistry(prefix: string): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix, eventLoopMonitoringPrecision: 2 ** 31 - 1 });
-  for (const name of [...EVENT_LOOP_LAG, ...GAUGES_NAMED_TOTAL]) registry.removeSingleMetric(`${prefix}${name}`);
+  for (const add of DEFAULT_METRICS) add(registry, { prefix });
+  for (const name of GAUGES_NAMED_TOTAL) registry.removeSingleMetric(`${prefix}${name}`);
   return registry;
 }
 

@@ -1,5 +1,5 @@
 // The device plugin's metrics in prom-client objects: the recorder the manager, handlers and daemon report to.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from '../common/prom-client.js';
 import type { MetricsConfig } from '../common/config.js';
 import type { LoadedMetrics } from '../common/late-metrics.js';
 import type { Logger } from '../common/logger.js';

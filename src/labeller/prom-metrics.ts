@@ -1,5 +1,5 @@
 // The node labeller's metrics in prom-client objects: the recorder the labeller reports to.
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from '../common/prom-client.js';
 import type { MetricsConfig } from '../common/config.js';
 import type { LoadedMetrics } from '../common/late-metrics.js';
 import type { Logger } from '../common/logger.js';

@@ -144,6 +144,7 @@ export async function runDraDriverCommand(args: DraDriverArgs, rt: Runtime, path
       // Type=notify-reload: `systemctl reload` returns at the READY=1 that ends this, once the
       // new config's devices are discovered and handed to the publisher, or refused.
       notifier.reloading(rt.monotonicUsec());
+      logger.info('reload requested: reading the config again');
       void (async () => {
         try {
           config = (await configFromFlag(args.config)).config;
@@ -157,13 +158,14 @@ export async function runDraDriverCommand(args: DraDriverArgs, rt: Runtime, path
       })();
     });
     const running = publisher.run();
-    const rediscoverMs = (config.labeller.rediscoverSeconds ?? 300) * 1000;
     let sinceDiscovery = 0;
     const every = args.flagCheckMs ?? 5000;
     while (!rt.signal.aborted) {
       await rt.clock.sleep(every, rt.signal);
       if (rt.signal.aborted) break;
       sinceDiscovery += every;
+      // Read each time: a reload may have changed it.
+      const rediscoverMs = (config.labeller.rediscoverSeconds ?? 300) * 1000;
       const flag = await maintenanceFlagPresent(config.deviceplugin.maintenanceFile);
       if (flag !== maintenance || sinceDiscovery >= rediscoverMs) {
         const why = flag === maintenance ? 'rediscovered' : flag ? 'maintenance flag present, devices withdrawn' : 'maintenance flag removed';

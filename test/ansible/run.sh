@@ -597,6 +597,28 @@ check "... rise-device-plugin reloaded (same process) and lets the runner go" te
 check "... the kubelet stand-in sees no runner device any more" wait_for 20 devices_are 0 Healthy || standin_state
 playbook dra-on-again "$work/dra-on.yml" || show_log
 check "a second run with it reports changed=0" test "$(recap_changed)" = 0
+# A setting the driver applies on reload: the same process keeps its registration.
+dra_process() {
+  printf 'MainPID=%s NRestarts=%s ' "$(node systemctl show -P MainPID rise-dra-driver.service)" "$(node systemctl show -P NRestarts rise-dra-driver.service)"
+}
+dra_reload_requests() {
+  node journalctl -u rise-dra-driver.service --no-pager -o cat | grep -c 'reload requested: reading the config again'
+}
+dra_reloaded() {
+  local b requests
+  b=$(dra_process)
+  requests=$(dra_reload_requests)
+  playbook dra-count3 "$work/dra-count3.yml" || {
+    show_log
+    return 1
+  }
+  echo "  rise-dra-driver $(dra_process)(before: $b)"
+  [ "$(dra_process)" = "$b" ] && ran_handler "Reload rise-dra-driver" && ! ran_handler "Restart rise-dra-driver" &&
+    [ "$(dra_reload_requests)" -gt "$requests" ]
+}
+write_vars "$work/dra-count3.yml" "$other_token" "riscv_runner_node_device_count: 3" "riscv_runner_node_rediscover_seconds: 600" \
+  "riscv_runner_node_log_level: debug" "riscv_runner_node_dra: true"
+check "with DRA on, riscv_runner_node_device_count 2 → 3 reloads rise-dra-driver (same MainPID, no restart)" dra_reloaded
 playbook dra-off "$current" || show_log
 check "riscv_runner_node_dra: false stops and disables rise-dra-driver" dra_is disabled/inactive
 check "... and the device plugin serves the runner again" wait_for 20 devices_are 2 Healthy || standin_state

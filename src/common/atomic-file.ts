@@ -1,16 +1,33 @@
 // Replaces a file whole: a dot-file in the same directory, then a rename, so a reader never sees half of it.
 import { randomBytes } from 'node:crypto';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+
+export interface AtomicWriteOptions {
+  mode?: number;
+  /**
+   * fsync before the rename: after a crash or power loss the file holds the old text or the new,
+   * never an empty one. For records the daemon must find again; a file rewritten at every start
+   * (a textfile, a CDI spec under /var/run) does without the flush.
+   */
+  durable?: boolean;
+}
 
 /**
  * Writes text to file atomically. The temporary name starts with a dot and ends in random hex:
- * node_exporter reads only `*.prom` and NFD skips dot-files, so neither picks it up half-written.
+ * node_exporter reads only `*.prom`, NFD skips dot-files and CDI runtimes read only `*.json`, so
+ * none picks it up half-written; two writers never share one.
  */
-export async function writeFileAtomic(file: string, text: string, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(file: string, text: string, options: AtomicWriteOptions = {}): Promise<void> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}`);
   try {
-    await writeFile(tmp, text, { mode });
+    const handle = await open(tmp, 'w', options.mode ?? 0o644);
+    try {
+      await handle.writeFile(text);
+      if (options.durable) await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(tmp, file);
   } catch (err) {
     await rm(tmp, { force: true });

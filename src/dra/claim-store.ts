@@ -2,8 +2,9 @@
 // whole (temporary file, fsync, rename): Unprepare must work for a claim the API server has
 // already deleted, and after this process restarted, so the record cannot live in memory or
 // depend on the claim.
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../common/atomic-file.js';
 
 export interface PreparedDevice {
   requestNames: string[];
@@ -28,19 +29,6 @@ function fileFor(dir: string, uid: string): string {
   return path.join(dir, `${uid}.json`);
 }
 
-/** Writes a file whole: readers (and a crash) see the old content or the new, never half. */
-export async function writeFileAtomic(file: string, text: string, mode = 0o644): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  const handle = await open(tmp, 'w', mode);
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, file);
-}
-
 export class ClaimStore {
   constructor(readonly dir: string) {}
 
@@ -58,7 +46,7 @@ export class ClaimStore {
   }
 
   async write(claim: PreparedClaim): Promise<void> {
-    await writeFileAtomic(fileFor(this.dir, claim.uid), `${JSON.stringify(claim, null, 2)}\n`, 0o600);
+    await writeFileAtomic(fileFor(this.dir, claim.uid), `${JSON.stringify(claim, null, 2)}\n`, { mode: 0o600, durable: true });
   }
 
   async remove(uid: string): Promise<void> {

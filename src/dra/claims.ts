@@ -1,9 +1,7 @@
 // NodePrepareResources / NodeUnprepareResources: what each claim gets, from the claim as the API
 // server has it and our own record; every claim answered, never a whole-call failure.
-import { unlink } from 'node:fs/promises';
-import path from 'node:path';
 import { describeError, type Logger } from '../common/logger.js';
-import { writeFileAtomic, type ClaimStore, type PreparedClaim, type PreparedDevice } from './claim-store.js';
+import type { ClaimStore, PreparedClaim, PreparedDevice } from './claim-store.js';
 import type { DraDevice } from './devices.js';
 import type { ClaimView } from './resource-api.js';
 
@@ -23,8 +21,8 @@ export interface ClaimHandlerOptions {
   /** The pool this node publishes: its node name. */
   pool: string;
   store: ClaimStore;
-  /** Where CDI specs go (/var/run/cdi: the runtime reloads it, and it is gone after a reboot). */
-  cdiDir: string;
+  /** Where the claims' CDI specs go. */
+  cdi: CdiSpecDir;
   getClaim: (namespace: string, name: string) => Promise<ClaimView | undefined>;
   /** The devices published now, by name. */
   devices: () => ReadonlyMap<string, DraDevice>;
@@ -34,6 +32,16 @@ export interface ClaimHandlerOptions {
    */
   envFor?: (resource: string, ids: readonly string[]) => Record<string, string>;
   logger: Logger;
+}
+
+/** The directory of CDI specs, by file name; src/dra/cdi-dir.ts has the one on disk. */
+export interface CdiSpecDir {
+  /** The path of a spec of this name, which the claim's record keeps for Unprepare. */
+  path(name: string): string;
+  /** Writes a spec whole, so a runtime never reads half of it. */
+  write(file: string, text: string): Promise<void>;
+  /** Removes a spec; one already gone is no error. */
+  remove(file: string): Promise<void>;
 }
 
 /** CDI's kind for our devices: the driver name is a domain we own, "device" the class. */
@@ -148,11 +156,11 @@ export class ClaimHandler {
       devices.push({ requestNames: [request], pool, device: device.name, cdiDeviceIds, adminAccess });
     }
     // Written on every Prepare, even a repeated one: after a reboot /var/run/cdi is empty again.
-    const cdiFile = cdiDevices.length > 0 ? path.join(this.options.cdiDir, `${driver}-${ref.uid}.json`) : undefined;
+    const cdiFile = cdiDevices.length > 0 ? this.options.cdi.path(`${driver}-${ref.uid}.json`) : undefined;
     if (cdiFile !== undefined) {
       // 0.3.0 is the lowest version that covers device nodes given by path alone.
       const spec = { cdiVersion: '0.3.0', kind: cdiKind(driver), devices: cdiDevices };
-      await writeFileAtomic(cdiFile, `${JSON.stringify(spec, null, 2)}\n`);
+      await this.options.cdi.write(cdiFile, `${JSON.stringify(spec, null, 2)}\n`);
     }
     const record: PreparedClaim = { uid: ref.uid, namespace: ref.namespace, name: ref.name, devices, cdiFile };
     // A claim with nothing of ours leaves nothing to undo, so it needs no record.
@@ -166,13 +174,7 @@ export class ClaimHandler {
     // Unknown or already unprepared: success, or the pod could never finish terminating.
     const record = await store.read(ref.uid);
     if (record === undefined) return;
-    if (record.cdiFile !== undefined) {
-      try {
-        await unlink(record.cdiFile);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      }
-    }
+    if (record.cdiFile !== undefined) await this.options.cdi.remove(record.cdiFile);
     await store.remove(ref.uid);
     if (record.devices.length > 0) logger.info(`unprepared claim ${ref.namespace}/${ref.name}: ${record.devices.map((d) => d.device).join(', ')}`);
   }

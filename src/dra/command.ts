@@ -9,6 +9,7 @@ import { configFromFlag } from '../common/settings.js';
 import { maintenanceFlagPresent } from '../deviceplugin/devices.js';
 import type { ResourceSpec } from '../deviceplugin/resource.js';
 import { connectWith, DEFAULT_KUBECONFIG_PATHS, kubeconfigFor, nodeNameFor, startApiDaemon, type KubeconfigPaths } from '../labeller/command.js';
+import { cdiSpecDir } from './cdi-dir.js';
 import { ClaimHandler } from './claims.js';
 import { ClaimStore } from './claim-store.js';
 import { resourceEnv, type DraDevice } from './devices.js';
@@ -73,7 +74,7 @@ export async function runDraDriverCommand(args: DraDriverArgs, rt: Runtime, path
       driver,
       pool: nodeName,
       store,
-      cdiDir: args.cdiDir,
+      cdi: cdiSpecDir(args.cdiDir),
       getClaim: (namespace, name) => api.getClaim(namespace, name, rt.signal),
       devices: () => byName,
       envFor: (resource, ids) => resourceEnv(resources, resource, ids),

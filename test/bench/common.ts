@@ -96,7 +96,6 @@ export function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-
 const TOP = fileURLToPath(new URL('../../../', import.meta.url));
 
 /**

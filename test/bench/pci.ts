@@ -152,7 +152,8 @@ export async function benchPci(): Promise<void> {
     try {
       await until(() => kubelet.allocatable('intel.com/dpdk') === 128, 30_000);
       const ids = kubelet.devices('intel.com/dpdk').slice(0, 8).map((d) => d.ID);
-      const endpoint = kubelet.registrations.find((r) => r.resourceName === 'intel.com/dpdk')?.endpoint ?? '';
+      const endpoint = kubelet.registrations.find((r) => r.resourceName === 'intel.com/dpdk')?.endpoint;
+      if (!endpoint) throw new Error('bench: intel.com/dpdk has devices in the kubelet stand-in but no registration naming its socket');
       const clientFlags = ['--lite-mode'];
       const { stdout } = await execFileAsync(process.execPath, [...clientFlags, ALLOCATE_CLIENT, path.join(pluginDir, endpoint), JSON.stringify(ids), '1000', '200']);
       const calls = JSON.parse(stdout) as number[];

@@ -312,8 +312,8 @@ export class FakeDraKubelet extends EventEmitter {
     );
   }
 
-  /** Resolves when the predicate holds, checked on every event; rejects after timeoutMs. */
-  waitFor(predicate: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  /** Resolves when the predicate holds, checked on every event and every 20 ms; rejects after timeoutMs. */
+  waitFor(predicate: () => boolean, timeoutMs = 10_000, what: string | (() => string) = 'condition'): Promise<void> {
     if (predicate()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const events = ['registered', 'unregistered', 'notified', 'getInfo', 'wiped'];
@@ -325,7 +325,8 @@ export class FakeDraKubelet extends EventEmitter {
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`fake DRA kubelet: timed out after ${timeoutMs} ms waiting for ${what}`));
+        // A function describes the state at the timeout, for a failure that says what did happen.
+        reject(new Error(`fake DRA kubelet: timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`));
       }, timeoutMs);
       const cleanup = (): void => {
         clearTimeout(timer);

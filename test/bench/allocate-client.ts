@@ -9,7 +9,9 @@
 //
 // Usage: node --lite-mode allocate-client.js <socket> <device IDs as JSON> <calls> <warm-up calls>
 import * as grpc from '@grpc/grpc-js';
+import { describeError } from '../../src/common/logger.js';
 import { devicePluginApi } from '../../src/deviceplugin/proto.js';
+import { roundTrips } from './round-trips.js';
 
 const [socket, idsJson, callsArg, warmupArg] = process.argv.slice(2);
 if (socket === undefined || idsJson === undefined) {
@@ -26,16 +28,9 @@ const allocate = (): Promise<void> =>
   new Promise((resolve, reject) => client.Allocate({ container_requests: [{ devices_ids: ids }] }, (err, res) => (err || !res ? reject(err ?? new Error('no answer')) : resolve())));
 
 try {
-  for (let i = 0; i < warmup; i++) await allocate();
-  const times: number[] = [];
-  for (let i = 0; i < calls; i++) {
-    const t0 = performance.now();
-    await allocate();
-    times.push(performance.now() - t0);
-  }
-  process.stdout.write(`${JSON.stringify(times)}\n`);
+  process.stdout.write(`${JSON.stringify(await roundTrips(allocate, calls, warmup))}\n`);
 } catch (err) {
-  process.stderr.write(`allocate-client: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`allocate-client: ${describeError(err)}\n`);
   process.exitCode = 1;
 } finally {
   client.close();

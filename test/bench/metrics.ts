@@ -296,14 +296,30 @@ function readdirSafe(dir: string): string[] {
   }
 }
 
-export async function benchMetrics(): Promise<void> {
+/** Runs the steps on both variants in a temp dir of their own, removed after. */
+async function withVariants(steps: (dir: string, vs: Variant[]) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'rrn-bench-m-'));
   try {
-    const vs = await variants(dir);
-    await startToReady(dir, vs, Number(process.env['BENCH_METRICS_RUNS'] ?? 40));
-    await preReadyWork(dir, vs, 400);
-    await rss(dir, vs, 500, RSS_ROUNDS);
-    await scrapeLatency(dir, on(vs), 1000);
+    await steps(dir, await variants(dir));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function startFigures(dir: string, vs: Variant[]): Promise<void> {
+  await startToReady(dir, vs, Number(process.env['BENCH_METRICS_RUNS'] ?? 40));
+  await preReadyWork(dir, vs, 400);
+}
+
+async function rssAndScrapeFigures(dir: string, vs: Variant[]): Promise<void> {
+  await rss(dir, vs, 500, RSS_ROUNDS);
+  await scrapeLatency(dir, on(vs), 1000);
+}
+
+export async function benchMetrics(): Promise<void> {
+  await withVariants(async (dir, vs) => {
+    await startFigures(dir, vs);
+    await rssAndScrapeFigures(dir, vs);
     await idleSwitches(dir, vs, 60);
     // The in-process count of the device plugin bench, with metrics on: it must match it.
     const socketDir = path.join(dir, 'inproc');
@@ -317,31 +333,15 @@ export async function benchMetrics(): Promise<void> {
       figure: 'idle_timer_wakeups_with_metrics',
       emitter: emit,
     });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 }
 
-/** The start figure alone, for a quick look while changing what a start does. */
-export async function benchMetricsStart(): Promise<void> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'rrn-bench-m-'));
-  try {
-    const vs = await variants(dir);
-    await startToReady(dir, vs, Number(process.env['BENCH_METRICS_RUNS'] ?? 40));
-    await preReadyWork(dir, vs, 400);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+/** The start figures alone, for a quick look while changing what a start does. */
+export function benchMetricsStart(): Promise<void> {
+  return withVariants(startFigures);
 }
 
 /** The RSS and scrape figures alone, for a quick look while changing what metrics load. */
-export async function benchMetricsRss(): Promise<void> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'rrn-bench-m-'));
-  try {
-    const vs = await variants(dir);
-    await rss(dir, vs, 500, RSS_ROUNDS);
-    await scrapeLatency(dir, on(vs), 1000);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+export function benchMetricsRss(): Promise<void> {
+  return withVariants(rssAndScrapeFigures);
 }

@@ -6,7 +6,9 @@
 // would put pauses of their own into the round trips. Prometheus is a compiled Go program.
 //
 // Usage: node --lite-mode scrape-client.js <listen: IP:PORT or unix:PATH> <scrapes> <warm-up scrapes>
+import { describeError } from '../../src/common/logger.js';
 import { get } from '../helpers/scrape.js';
+import { roundTrips } from './round-trips.js';
 
 const [listen, scrapesArg, warmupArg] = process.argv.slice(2);
 if (listen === undefined) {
@@ -22,15 +24,8 @@ const scrape = async (): Promise<void> => {
 };
 
 try {
-  for (let i = 0; i < warmup; i++) await scrape();
-  const times: number[] = [];
-  for (let i = 0; i < scrapes; i++) {
-    const t0 = performance.now();
-    await scrape();
-    times.push(performance.now() - t0);
-  }
-  process.stdout.write(`${JSON.stringify(times)}\n`);
+  process.stdout.write(`${JSON.stringify(await roundTrips(scrape, scrapes, warmup))}\n`);
 } catch (err) {
-  process.stderr.write(`scrape-client: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`scrape-client: ${describeError(err)}\n`);
   process.exitCode = 1;
 }

@@ -35,9 +35,8 @@ check "DRA unit installed disabled: not wanted by multi-user.target nor the kube
   C sh -c "test -f /usr/lib/systemd/system/$DRA && ! test -e /etc/systemd/system/multi-user.target.wants/$DRA && ! test -e /etc/systemd/system/kubelet.service.wants/$DRA && test \"\$(systemctl is-enabled $DRA)\" = disabled"
 verify_dra=$(C systemd-analyze verify "$DRA" 2>&1)
 check "systemd-analyze verify $DRA is clean" test -z "$verify_dra" || echo "$verify_dra"
-score=$(C systemd-analyze security --offline=true --no-pager "/usr/lib/systemd/system/$DRA" 2>/dev/null |
-  sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
-check "systemd-analyze security rise-dra-driver: exposure ${score:-?} <= 2.0" awk -v s="${score:-99}" 'BEGIN { exit !(s <= 2.0) }'
+score=$(C systemd-analyze security --offline=true --no-pager "/usr/lib/systemd/system/$DRA" 2>/dev/null | e2e_exposure_score)
+check "systemd-analyze security rise-dra-driver: exposure ${score:-?} <= 2.0" e2e_at_most "$score" 2.0
 
 # The stand-in's plugin watcher, with the node's own token for its slice wipes.
 C systemd-run --quiet --unit fake-dra-kubelet --property=Restart=no /usr/bin/node /opt/e2e/fakes/kubelet-dra.mjs \

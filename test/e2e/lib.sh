@@ -43,6 +43,11 @@
 #       Runs a command and prints "stage <label>: <seconds> s (ok|failed)"; returns its status.
 #   e2e_log <text…>
 #       Prints "[e2e hh:mm:ss] text" on stderr.
+#   e2e_exposure_score
+#       Reads `systemd-analyze security` output on stdin and prints the overall exposure (e.g. 1.2);
+#       prints nothing when the output has none.
+#   e2e_at_most <value> <limit>
+#       Succeeds when the number <value> is at most <limit>; an empty <value> fails.
 #
 # Variables (set them before sourcing or before the call):
 #   E2E_CACHE   where root tarballs are kept (default /var/cache/riscv-runner-node-e2e)
@@ -56,6 +61,14 @@ E2E_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 e2e_log() {
   printf '[e2e %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2
+}
+
+e2e_exposure_score() {
+  sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p'
+}
+
+e2e_at_most() {
+  [ -n "$1" ] && awk -v v="$1" -v limit="$2" 'BEGIN { exit !(v <= limit) }'
 }
 
 e2e_stage() {

@@ -131,8 +131,8 @@ check "restarted with metrics: both units active" wait_for 20 both_active
 check "the plugin's /healthz on 127.0.0.1:$plugin_port answers 200 (registered)" wait_for 20 healthz_ok "$plugin_port"
 check "the labeller's /healthz on 127.0.0.1:$labeller_port answers 200 (in sync)" wait_for 20 healthz_ok "$labeller_port"
 echo "  /healthz: plugin: $(curl -s -m 5 "http://127.0.0.1:$plugin_port/healthz") labeller: $(curl -s -m 5 "http://127.0.0.1:$labeller_port/healthz")"
-score=$(C systemd-analyze security --no-pager "$PLUGIN" 2>/dev/null | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
-check "systemd-analyze security $PLUGIN with the TCP drop-in: exposure ${score:-?} <= 2.0" awk -v s="${score:-99}" 'BEGIN { exit !(s <= 2.0) }'
+score=$(C systemd-analyze security --no-pager "$PLUGIN" 2>/dev/null | e2e_exposure_score)
+check "systemd-analyze security $PLUGIN with the TCP drop-in: exposure ${score:-?} <= 2.0" e2e_at_most "$score" 2.0
 
 # --- Prometheus scrapes both ------------------------------------------------------------------
 prom_ready() { [ "$(http_code "$prom_url/-/ready")" = 200 ]; }

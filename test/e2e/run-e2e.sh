@@ -201,9 +201,8 @@ check "units enabled for multi-user.target; the package's kubelet drop-in in pla
 verify_out=$(C systemd-analyze verify rise-device-plugin.service rise-node-labeller.service 2>&1)
 check "systemd-analyze verify is clean (trixie's systemd)" test -z "$verify_out" || echo "$verify_out"
 for unit in rise-device-plugin rise-node-labeller; do
-  score=$(C systemd-analyze security --offline=true --no-pager "/usr/lib/systemd/system/$unit.service" 2>/dev/null |
-    sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
-  check "systemd-analyze security $unit: exposure ${score:-?} <= 2.0" awk -v s="${score:-99}" 'BEGIN { exit !(s <= 2.0) }'
+  score=$(C systemd-analyze security --offline=true --no-pager "/usr/lib/systemd/system/$unit.service" 2>/dev/null | e2e_exposure_score)
+  check "systemd-analyze security $unit: exposure ${score:-?} <= 2.0" e2e_at_most "$score" 2.0
 done
 
 # --- a board that has not joined a cluster: no kubelet has ever run -----------------------------

@@ -15,7 +15,9 @@
 #   e2e_root <suite> <arch> <dir> [extra-package…]
 #       Makes <dir> a minimal Debian root (suite: trixie or bookworm; arch: amd64 or riscv64) with
 #       systemd, dbus, python3, ca-certificates and the extra packages. Foreign arches use
-#       `debootstrap --foreign` and a second stage under qemu-user-static. The finished root is kept
+#       `debootstrap --foreign` and a second stage under qemu-user-static. Extra packages are
+#       installed with apt-get onto the plain root, which is made (and kept) first, so the stages
+#       that want different packages share one debootstrap. The finished root is kept
 #       as a tarball under $E2E_CACHE (default /var/cache/riscv-runner-node-e2e), keyed by suite,
 #       arch and package list, so a second run only unpacks it; delete the folder to start over.
 #       <dir> is emptied first.
@@ -157,7 +159,14 @@ e2e_root() {
   # One builder per tarball: a second caller waits, then unpacks what the first made.
   (
     flock 9 || exit 1
-    if [ ! -s "$tarball" ]; then
+    if [ ! -s "$tarball" ] && [ "$#" -gt 0 ]; then
+      # Extra packages go onto the plain root of the same suite and arch (made first if needed,
+      # and kept), installed with apt: one debootstrap per suite and arch serves every stage.
+      e2e_log "$suite $arch root with $* (no cached root $tarball): the plain root, then apt-get install"
+      e2e_root "$suite" "$arch" "$dir" || exit 1
+      _e2e_apt_install "$dir" "$@" || exit 1
+      tar --numeric-owner -C "$dir" -cpf - . | zstd -q -T0 -3 -o "$tarball.tmp" && mv "$tarball.tmp" "$tarball"
+    elif [ ! -s "$tarball" ]; then
       e2e_log "debootstrap $suite $arch into $dir (no cached root $tarball)"
       _e2e_debootstrap "$suite" "$arch" "$dir" "$include" || exit 1
       tar --numeric-owner -C "$dir" -cpf - . | zstd -q -T0 -3 -o "$tarball.tmp" && mv "$tarball.tmp" "$tarball"
@@ -167,6 +176,18 @@ e2e_root() {
       zstd -q -dc "$tarball" | tar --numeric-owner -C "$dir" -xpf -
     fi
   ) 9>"$tarball.lock"
+}
+
+# As debootstrap --include installs: no recommended packages, nothing downloaded kept.
+_e2e_apt_install() {
+  local dir=$1
+  shift
+  e2e_chroot "$dir" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >"$dir.apt.log" 2>&1 || {
+    tail -20 "$dir.apt.log" >&2
+    return 1
+  }
+  # apt's binary caches too (86 MB): apt makes them again when it needs them.
+  rm -f "$dir"/var/cache/apt/archives/*.deb "$dir"/var/cache/apt/*.bin "$dir.apt.log"
 }
 
 _e2e_empty_dir() {

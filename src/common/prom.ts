@@ -57,10 +57,17 @@ export async function startMetricsOutputs(options: MetricsOutputsOptions): Promi
   const notify = (): void => {
     for (const listener of [...listeners]) listener();
   };
+  // The daemon's own series change only through its recorder, which reports every change (the
+  // textfile depends on that too): their text is rendered once per change and shared by the
+  // scrapes and the textfile until the next one. The process metrics are read at every scrape.
+  let daemonText: Promise<string> | undefined;
+  const daemonMetrics = (): Promise<string> =>
+    (daemonText ??= daemon.metrics().catch((err: unknown) => {
+      daemonText = undefined;
+      throw err;
+    }));
   const textfile =
-    config.textfile === undefined
-      ? undefined
-      : new TextfileWriter({ file: config.textfile, render: () => daemon.metrics(), logger, onProblem: notify });
+    config.textfile === undefined ? undefined : new TextfileWriter({ file: config.textfile, render: daemonMetrics, logger, onProblem: notify });
   let endpoint: MetricsEndpoint | undefined;
   const address = config.listen === undefined ? undefined : parseListen(config.listen);
   if (address !== undefined) {
@@ -68,7 +75,7 @@ export async function startMetricsOutputs(options: MetricsOutputsOptions): Promi
       endpoint = await MetricsEndpoint.start({
         address,
         contentType: daemon.contentType,
-        scrape: async () => `${await daemon.metrics()}\n${await options.process.metrics()}`,
+        scrape: async () => `${await daemonMetrics()}\n${await options.process.metrics()}`,
         health: options.health,
       });
       logger.info(`metrics: serving /metrics and /healthz on ${describeListen(endpoint.address)}`);
@@ -82,7 +89,10 @@ export async function startMetricsOutputs(options: MetricsOutputsOptions): Promi
     textfile.changed();
   }
   return {
-    changed: () => textfile?.changed(),
+    changed: () => {
+      daemonText = undefined;
+      textfile?.changed();
+    },
     note: {
       text: () => {
         const problems = [listenProblem, textfile?.problem].filter((p): p is string => p !== undefined);

@@ -67,50 +67,79 @@ function startPlugin(pluginDir: string, v: Variant, env: Record<string, string>,
 }
 
 /**
- * Process start → READY=1 of both variants, started back to back in pairs. Which goes first
- * alternates: the second start of a pair finds more in the page cache, and on some machines that
- * alone is worth tens of ms.
+ * Process start → READY=1 of both variants, started back to back in pairs, and a control: pairs
+ * of "off" and "off" again, interleaved with them. Which goes first alternates: the second start
+ * of a pair finds more in the page cache, and on some machines that alone is worth tens of ms.
+ * The control's figure is what the method reads where there is no cost at all: the cost means
+ * something only where it stands clear of that.
  */
 async function startToReady(dir: string, vs: Variant[], runs: number): Promise<void> {
   const { pluginDir, kubelet } = await kubeletIn(dir, 'ready');
   const listener = await NotifyListener.start(await mkdtemp(path.join(tmpdir(), 'rrn-bm-')));
-  const times = new Map<string, number[]>(vs.map((v) => [v.name, []]));
+  const off = vs.find((v) => v.name === 'off');
+  if (!off) throw new Error('bench: no variant with metrics off');
+  const startOne = async (v: Variant): Promise<number> => {
+    const seen = listener.assignments.filter((a) => a === 'READY=1').length;
+    const t0 = performance.now();
+    const child = startPlugin(pluginDir, v, { NOTIFY_SOCKET: listener.socketPath });
+    await listener.waitFor((a) => a.filter((x) => x === 'READY=1').length > seen);
+    const took = performance.now() - t0;
+    // Let the metrics come up before stopping, so the next start finds a clean directory.
+    if (v.socket) await until(() => existsSync(v.socket ?? ''));
+    await stopChild(child);
+    return took;
+  };
+  const offs: number[] = [];
+  const ons: number[] = [];
+  // Each pair's difference, other - off, in the order of the pairs (off first in the even ones).
+  const costDiffs: number[] = [];
+  const controlDiffs: number[] = [];
   try {
     for (let i = 0; i < runs; i++) {
-      for (const v of i % 2 === 0 ? vs : [...vs].reverse()) {
-        const seen = listener.assignments.filter((a) => a === 'READY=1').length;
-        const t0 = performance.now();
-        const child = startPlugin(pluginDir, v, { NOTIFY_SOCKET: listener.socketPath });
-        await listener.waitFor((a) => a.filter((x) => x === 'READY=1').length > seen);
-        times.get(v.name)?.push(performance.now() - t0);
-        // Let the metrics come up before stopping, so the next start finds a clean directory.
-        if (v.socket) await until(() => existsSync(v.socket ?? ''));
-        await stopChild(child);
+      for (const [other, diffs] of [
+        [on(vs), costDiffs],
+        [off, controlDiffs],
+      ] as const) {
+        // By position, not by variant: in the control both are the same variant.
+        const offFirst = i % 2 === 0;
+        const a = await startOne(offFirst ? off : other);
+        const b = await startOne(offFirst ? other : off);
+        const [offTime, otherTime] = offFirst ? [a, b] : [b, a];
+        if (other === off) offs.push(offTime, otherTime);
+        else {
+          offs.push(offTime);
+          ons.push(otherTime);
+        }
+        diffs.push(otherTime - offTime);
       }
     }
   } finally {
     kubelet.stop();
     listener.close();
   }
-  const offs = times.get('off') ?? [];
-  const ons = times.get('on') ?? [];
-  // Each pair's difference (on - off) holds the cost plus or minus the order effect, so the
-  // median of all of them lands on either side of it by chance. The median of each order's
-  // differences, averaged, cancels the order effect; the drift of the machine's load over the
-  // runs moves both halves of a pair alike and cancels in each difference.
-  const diffs = ons.map((on, i) => on - (offs[i] ?? NaN));
-  const offFirst = diffs.filter((_, i) => i % 2 === 0);
-  const onFirst = diffs.filter((_, i) => i % 2 === 1);
+  // Each pair's difference holds the cost plus or minus the order effect, so the median of all
+  // of them lands on either side of it by chance. The median of each order's differences,
+  // averaged, cancels the order effect; the drift of the machine's load over the runs moves both
+  // halves of a pair alike and cancels in each difference.
   const estimate = (a: number[], b: number[]): number => (percentile(a, 50) + percentile(b, 50)) / 2;
-  const cost = Number(estimate(offFirst, onFirst).toFixed(2));
-  const secondStartFaster = Number(((percentile(offFirst, 50) - percentile(onFirst, 50)) / 2).toFixed(2));
+  const byOrder = (diffs: number[]): [number[], number[]] => [diffs.filter((_, i) => i % 2 === 0), diffs.filter((_, i) => i % 2 === 1)];
+  const [costOffFirst, costOnFirst] = byOrder(costDiffs);
+  const [controlA, controlB] = byOrder(controlDiffs);
   emit(
     'start_to_ready_ms',
-    { off_p50: percentile(offs, 50), on_p50: percentile(ons, 50), cost, cost_se: bootstrapSe(offFirst, onFirst, estimate), second_start_faster_by: secondStartFaster },
+    {
+      off_p50: percentile(offs, 50),
+      on_p50: percentile(ons, 50),
+      cost: Number(estimate(costOffFirst, costOnFirst).toFixed(2)),
+      cost_se: bootstrapSe(costOffFirst, costOnFirst, estimate),
+      control: Number(estimate(controlA, controlB).toFixed(2)),
+      control_se: bootstrapSe(controlA, controlB, estimate),
+      second_start_faster_by: Number(((percentile(costOffFirst, 50) - percentile(costOnFirst, 50)) / 2).toFixed(2)),
+    },
     'ms',
     {
       runs,
-      cost_is: "mean of the two orders' median differences (on - off); cost_se: its bootstrap standard error",
+      cost_is: "mean of the two orders' median differences (on - off), with its bootstrap standard error; control: the same of off against off",
       target: 'cost <= 5',
     },
   );

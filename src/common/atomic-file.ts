@@ -1,6 +1,6 @@
 // Replaces a file whole: a dot-file in the same directory, then a rename, so a reader never sees half of it.
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface AtomicWriteOptions {
@@ -32,5 +32,14 @@ export async function writeFileAtomic(file: string, text: string, options: Atomi
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
+  }
+}
+
+/** Removes a file; one already gone is what was wanted, any other failure is thrown. */
+export async function removeIfPresent(file: string): Promise<void> {
+  try {
+    await unlink(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
 }

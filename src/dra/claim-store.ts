@@ -2,9 +2,9 @@
 // whole (temporary file, fsync, rename): Unprepare must work for a claim the API server has
 // already deleted, and after this process restarted, so the record cannot live in memory or
 // depend on the claim.
-import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../common/atomic-file.js';
+import { removeIfPresent, writeFileAtomic } from '../common/atomic-file.js';
 
 export interface PreparedDevice {
   requestNames: string[];
@@ -50,11 +50,7 @@ export class ClaimStore {
   }
 
   async remove(uid: string): Promise<void> {
-    try {
-      await unlink(fileFor(this.dir, uid));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
+    await removeIfPresent(fileFor(this.dir, uid));
   }
 
   async all(): Promise<PreparedClaim[]> {

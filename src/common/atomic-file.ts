@@ -1,5 +1,6 @@
 // Replaces a file whole: a dot-file in the same directory, then a rename, so a reader never sees half of it.
 import { randomBytes } from 'node:crypto';
+import { unlinkSync } from 'node:fs';
 import { open, rename, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -39,6 +40,15 @@ export async function writeFileAtomic(file: string, text: string, options: Atomi
 export async function removeIfPresent(file: string): Promise<void> {
   try {
     await unlink(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/** removeIfPresent, synchronous: for a stale socket cleared just before a listen. */
+export function removeIfPresentSync(file: string): void {
+  try {
+    unlinkSync(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }

@@ -1,8 +1,9 @@
 // The metrics HTTP endpoint: /metrics and /healthz on a loopback TCP port or a unix socket.
 import { createConnection } from 'node:net';
-import { lstatSync, unlinkSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
+import { removeIfPresentSync } from './atomic-file.js';
 import type { ListenAddress } from './config.js';
 
 export interface EndpointHealth {
@@ -108,11 +109,7 @@ async function clearStaleSocket(file: string, where: string): Promise<void> {
     probe.once('error', () => resolve(false));
   });
   if (answered) throw new Error(`failed to listen on ${where}: another process listens on ${file}; give each daemon its own socket path`);
-  try {
-    unlinkSync(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
+  removeIfPresentSync(file);
 }
 
 function listenFix(err: NodeJS.ErrnoException, address: ListenAddress): string {

@@ -1,9 +1,10 @@
 // Owns one resource's socket: serve, prove it answers, register, notice a kubelet restart, do it again.
-import { lstatSync, unlinkSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { removeIfPresentSync } from '../common/atomic-file.js';
 import { Backoff } from '../common/backoff.js';
 import type { Clock } from '../common/clock.js';
 import { Wakeup } from '../common/dirwatch.js';
@@ -344,12 +345,8 @@ export function removeStaleSocket(file: string): void {
   if (!st.isSocket()) {
     throw new Error(`failed to serve: ${file} exists and is not a socket; remove it or choose another socketName`);
   }
-  try {
-    unlinkSync(file);
-  } catch (err) {
-    // Gone meanwhile is what we wanted; anything else is a reason not to serve.
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
+  // Gone meanwhile is what we wanted; anything else is a reason not to serve.
+  removeIfPresentSync(file);
 }
 
 export function describeRegisterError(err: unknown): string {

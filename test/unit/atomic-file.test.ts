@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
-import { removeIfPresent, writeFileAtomic } from '../../src/common/atomic-file.js';
+import { removeIfPresent, removeIfPresentSync, writeFileAtomic } from '../../src/common/atomic-file.js';
 import { tempDir } from '../helpers/tmp.js';
 
 test('writeFileAtomic replaces the file whole, with the mode asked for, and leaves no temp file', async (t) => {
@@ -16,15 +16,20 @@ test('writeFileAtomic replaces the file whole, with the mode asked for, and leav
   t.deepEqual(await readdir(dir), ['claim.json']);
 });
 
-test('removeIfPresent: a file goes, a missing one is no error, anything else is thrown', async (t) => {
-  const dir = await tempDir(t, 'rrn-af-');
-  const file = path.join(dir, 'spec.json');
-  await writeFile(file, '{}');
-  await removeIfPresent(file);
-  t.false(existsSync(file));
-  await t.notThrowsAsync(removeIfPresent(file));
-  const sub = path.join(dir, 'a-directory');
-  await mkdir(sub);
-  const err = await t.throwsAsync<NodeJS.ErrnoException>(removeIfPresent(sub));
-  t.regex(err?.code ?? '', /^(EISDIR|EPERM)$/);
-});
+for (const [name, remove] of [
+  ['removeIfPresent', removeIfPresent],
+  ['removeIfPresentSync', async (file: string) => removeIfPresentSync(file)],
+] as const) {
+  test(`${name}: a file goes, a missing one is no error, anything else is thrown`, async (t) => {
+    const dir = await tempDir(t, 'rrn-af-');
+    const file = path.join(dir, 'spec.json');
+    await writeFile(file, '{}');
+    await remove(file);
+    t.false(existsSync(file));
+    await t.notThrowsAsync(remove(file));
+    const sub = path.join(dir, 'a-directory');
+    await mkdir(sub);
+    const err = await t.throwsAsync<NodeJS.ErrnoException>(remove(sub));
+    t.regex(err?.code ?? '', /^(EISDIR|EPERM)$/);
+  });
+}

@@ -1,4 +1,5 @@
 // prom-client, set up once for either daemon: registries, cheap process metrics, the endpoint and the textfile.
+import { renderRegistry } from './exposition.js';
 import { DEFAULT_METRICS, Registry } from './prom-client.js';
 import { parseListen, type MetricsConfig } from './config.js';
 import { describeError, type Logger } from './logger.js';
@@ -62,7 +63,7 @@ export async function startMetricsOutputs(options: MetricsOutputsOptions): Promi
   // scrapes and the textfile until the next one. The process metrics are read at every scrape.
   let daemonText: Promise<string> | undefined;
   const daemonMetrics = (): Promise<string> =>
-    (daemonText ??= daemon.metrics().catch((err: unknown) => {
+    (daemonText ??= renderRegistry(daemon).catch((err: unknown) => {
       daemonText = undefined;
       throw err;
     }));
@@ -75,7 +76,7 @@ export async function startMetricsOutputs(options: MetricsOutputsOptions): Promi
       endpoint = await MetricsEndpoint.start({
         address,
         contentType: daemon.contentType,
-        scrape: async () => `${await daemonMetrics()}\n${await options.process.metrics()}`,
+        scrape: async () => `${await daemonMetrics()}\n${await renderRegistry(options.process)}`,
         health: options.health,
       });
       logger.info(`metrics: serving /metrics and /healthz on ${describeListen(endpoint.address)}`);

@@ -5,9 +5,10 @@
 // builds each series line from an Object.entries array, a label array, a filter, a join and two
 // regex replaces per label value. Under the package's --lite-mode (no optimising compiler) that
 // was a third of the render's time and half of what it allocates (about 150 KiB a scrape in all,
-// a young-generation collection every five scrapes). Here a line is one string built in place and a label value is
-// escaped only when it holds a character that needs it. Collection stays prom-client's own
-// (metric.get()); test/unit/exposition.test.ts holds the output to Registry.metrics()'s.
+// a young-generation collection every five scrapes). Here a line is one string built in place,
+// and a label value is escaped only when it holds a character that needs it. Collection stays
+// prom-client's own (metric.get()); test/unit/exposition.test.ts holds the output to
+// Registry.metrics()'s.
 import type { Registry } from './prom-client.js';
 
 interface Series {

@@ -11,11 +11,13 @@
 // Registry.metrics()'s.
 import type { Registry } from './prom-client.js';
 
+type Labels = Record<string, string | number | undefined>;
+
 interface Series {
   metricName?: string;
-  labels?: Record<string, string | number | undefined>;
+  labels?: Labels;
   /** Histogram buckets' labels without `le`, one object shared by a label set's series. */
-  sharedLabels?: Record<string, string | number | undefined>;
+  sharedLabels?: Labels;
   value: number;
 }
 
@@ -46,12 +48,7 @@ export async function renderRegistry(registry: Registry): Promise<string> {
     out += `${i === 0 ? '' : '\n\n'}# HELP ${name} ${escapeText(metric.help)}\n# TYPE ${name} ${metric.type}`;
     for (const series of metric.values ?? []) {
       const shared = series.sharedLabels;
-      let labels = '';
-      const own = series.labels ?? {};
-      for (const label in own) {
-        if (!hasOwnProperty.call(own, label) || (shared !== undefined && hasOwnProperty.call(shared, label))) continue;
-        labels += `${labels === '' ? '' : ','}${label}="${labelValue(own[label])}"`;
-      }
+      let labels = formatLabels(series.labels ?? {}, shared);
       if (shared !== undefined) {
         const flat = flattenShared(shared);
         if (flat !== '') labels += `${labels === '' ? '' : ','}${flat}`;
@@ -64,16 +61,23 @@ export async function renderRegistry(registry: Registry): Promise<string> {
 
 /** A histogram hands the same sharedLabels object to each bucket of a label set: flattened once. */
 const flattenedShared = new WeakMap<object, string>();
-function flattenShared(shared: Record<string, string | number | undefined>): string {
+function flattenShared(shared: Labels): string {
   let flat = flattenedShared.get(shared);
   if (flat === undefined) {
-    flat = '';
-    for (const label in shared) {
-      if (hasOwnProperty.call(shared, label)) flat += `${flat === '' ? '' : ','}${label}="${labelValue(shared[label])}"`;
-    }
+    flat = formatLabels(shared);
     flattenedShared.set(shared, flat);
   }
   return flat;
+}
+
+/** `a="x",b="y"` for the labels not in `skip`, in their order. */
+function formatLabels(labels: Labels, skip?: Labels): string {
+  let text = '';
+  for (const label in labels) {
+    if (!hasOwnProperty.call(labels, label) || (skip !== undefined && hasOwnProperty.call(skip, label))) continue;
+    text += `${text === '' ? '' : ','}${label}="${labelValue(labels[label])}"`;
+  }
+  return text;
 }
 
 function escapeText(text: string): string {

@@ -79,6 +79,12 @@ function corners(): Registry {
   h.observe({ r: 'a"b' }, 0.05);
   h.observe({ r: 'c' }, 5);
   new Histogram({ name: 'x_unlabelled_seconds', help: 'no labels', buckets: [1], registers }).observe(0.5);
+  // A collector's series whose labels repeat a shared one: the shared value is written, once.
+  const overlap = {
+    name: 'x_overlap',
+    get: () => Promise.resolve({ name: 'x_overlap', help: 'own and shared labels', type: 'gauge', values: [{ labels: { a: 'own', b: '1' }, sharedLabels: { a: 'shared' }, value: 1 }] }),
+  };
+  (registers[0] as Registry).registerMetric(overlap as never);
   return registers[0] as Registry;
 }
 
@@ -86,7 +92,7 @@ const cases: [string, () => Registry | Promise<Registry>][] = [
   ["the process metrics, read once (prom-client's defaults, GC histogram included)", () => frozen(processRegistry('rise_device_plugin_'))],
   ["the device plugin's metrics after registrations, restarts, devices, allocations and reloads", devicePlugin],
   ["the labeller's metrics after patches, errors and a sync", labeller],
-  ['escapes, NaN and infinities, a family with no series, histograms with and without labels', corners],
+  ['escapes, NaN and infinities, a family with no series, histograms with and without labels, repeated shared labels', corners],
   ['an empty registry', () => new Registry()],
 ];
 
